@@ -1,0 +1,419 @@
+"""The contract between wsbench and its plugins.
+
+Data flows one way::
+
+    Dataset -> Case -> Protocol -> WeakLabel -> Labeler -> PseudoLabel
+            -> Segmenter.fit / predict -> Metric -> results store -> leaderboard
+
+Arrays follow one convention everywhere: volumes are ``(Z, Y, X)`` numpy arrays in
+canonical (RAS+) orientation, ``spacing`` is in millimetres along ``(z, y, x)``, and a
+2D image is a volume with ``Z == 1``. Task labels are ``uint8`` maps with 0 for
+background and ``k`` for ``task.classes[k - 1]``.
+
+A plugin is a class with a name, a version, a citation, declared ``params``, a
+``quick`` and a ``paper`` profile, and the numbers its paper reports. The hooks in
+``wsbench.hookspecs`` return these classes; wsbench instantiates them per grid cell
+with the resolved parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from wsbench import params as _params
+from wsbench.params import Param
+
+__all__ = [
+    "Box", "BoxLabel", "Case", "CaseInfo", "CoarseLabel", "Dataset", "FullLabel",
+    "Intensity", "LabelContext", "Labeler", "Metric", "Param", "PartialLabel", "Plugin",
+    "Protocol", "PseudoLabel", "Recist", "RecistLabel", "Reported", "Segmenter", "TagLabel",
+    "Task", "TrainContext", "WeakCase", "WeakLabel", "WEAK_KINDS",
+]
+
+# ---------------------------------------------------------------------------
+# Plugins
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A number a paper reports, shown beside the reproduced one on the leaderboard."""
+
+    dataset: str
+    target: str
+    labeler: str
+    segmenter: str
+    metric: str
+    value: float
+    source: str  # e.g. "Fan et al. 2022, Table 2"
+    note: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"weak.alpha": 0.7}
+
+
+class Plugin:
+    """Base of every plugin class. Subclasses set the class attributes below."""
+
+    kind: ClassVar[str] = "plugin"
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.1.0"
+    citation: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {}, "paper": {}}
+    reported: ClassVar[tuple[Reported, ...]] = ()
+
+    def __init__(self, profile: str = "quick", **overrides: Any):
+        self.profile = profile
+        self.p: dict[str, Any] = _params.resolve(
+            self.name, self.params, self.profiles, profile, overrides
+        )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Name, version and resolved parameters: what goes into hashes and provenance."""
+        return {"name": self.name, "version": self.version, "params": self.p}
+
+    @property
+    def config_hash(self) -> str:
+        return _params.stable_hash(self.config)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "name": cls.name,
+            "kind": cls.kind,
+            "version": cls.version,
+            "citation": cls.citation,
+            "params": [p.describe() for p in cls.params],
+            "profiles": {k: dict(v) for k, v in cls.profiles.items()},
+        }
+
+
+# ---------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class Task:
+    """Which classes a run segments: ``classes[k-1]`` is made of raw label ``values[k-1]``."""
+
+    target: str
+    classes: tuple[str, ...]
+    values: tuple[tuple[int, ...], ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def encode(self, raw: np.ndarray) -> np.ndarray:
+        """Raw dataset labels -> task label map (later classes win where they overlap)."""
+        out = np.zeros(raw.shape, dtype=np.uint8)
+        for k, vals in enumerate(self.values, start=1):
+            out[np.isin(raw, vals)] = k
+        return out
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """HU windowing then normalisation, applied to images before any network sees them."""
+
+    window: tuple[float, float] | None = (-100.0, 200.0)
+    normalise: str = "zscore"  # "zscore" | "minmax" | "none"
+
+    def apply(self, hu: np.ndarray) -> np.ndarray:
+        x = hu.astype(np.float32, copy=True)
+        if self.window is not None:
+            np.clip(x, self.window[0], self.window[1], out=x)
+        if self.normalise == "zscore":
+            x -= x.mean()
+            x /= x.std() + 1e-6
+        elif self.normalise == "minmax":
+            lo, hi = (self.window if self.window is not None else (x.min(), x.max()))
+            x = (x - lo) / max(hi - lo, 1e-6)
+        return x
+
+    def to_uint8(self, hu: np.ndarray) -> np.ndarray:
+        """The windowed image as 0..255, for DenseCRF and pictures."""
+        lo, hi = self.window if self.window is not None else (float(hu.min()), float(hu.max()))
+        return (np.clip((hu - lo) / max(hi - lo, 1e-6), 0, 1) * 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """A cheap listing entry: enough to split by patient before loading pixels."""
+
+    id: str
+    patient: str
+    split: str | None = None  # the dataset's own split, where it ships one
+    source: str = ""
+
+
+@dataclass
+class Case:
+    """One loaded volume (or 2D image with Z == 1) with its task labels."""
+
+    id: str
+    patient: str
+    image: np.ndarray  # float32 HU (or raw intensity), (Z, Y, X)
+    label: np.ndarray | None  # uint8 task map (Z, Y, X); None where no ground truth exists
+    spacing: tuple[float, float, float]  # mm along (z, y, x)
+    affine: np.ndarray  # 4x4 affine of the array as stored on disk (x, y, z voxel order)
+    classes: tuple[str, ...]  # task classes, label k -> classes[k-1]
+    organ: np.ndarray | None = None  # bool (Z, Y, X): any annotated structure (slice selection)
+    native_weak: dict[str, WeakLabel] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. "ornt" to undo reorientation
+    source: str = ""  # the file(s) it came from, for error messages
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.image.shape)  # type: ignore[return-value]
+
+
+class Dataset(Plugin):
+    """A source of cases.
+
+    Subclasses implement ``list_cases`` and ``load_case``. ``tasks`` maps each
+    ``--target`` name to a ``Task``; ``default_target`` names the default one.
+    ``native_weak`` lists weak kinds the dataset ships itself (DeepLesion: recist).
+    """
+
+    kind = "dataset"
+    needs_data_dir: ClassVar[bool] = True
+    native_weak: ClassVar[tuple[str, ...]] = ()
+    default_target: ClassVar[str] = ""
+
+    def __init__(self, profile: str = "quick", data_dir: Path | None = None, **overrides: Any):
+        super().__init__(profile, **overrides)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+
+    def tasks(self) -> dict[str, Task]:
+        raise NotImplementedError
+
+    def intensity(self) -> Intensity:
+        return Intensity()
+
+    def list_cases(self) -> list[CaseInfo]:
+        raise NotImplementedError
+
+    def load_case(self, info: CaseInfo, task: Task) -> Case:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A hash of what the cases are: file names, sizes and mtimes, or generator params."""
+        return _params.stable_hash([self.config, [c.id for c in self.list_cases()]])
+
+
+# ---------------------------------------------------------------------------
+# Weak labels
+
+WEAK_KINDS = ("full", "box", "recist", "tags", "partial", "coarse")
+
+
+@dataclass
+class WeakLabel:
+    """Base of the weak-label kinds. ``slices`` are the slice indices to train on."""
+
+    kind: ClassVar[str] = ""
+    slices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box on slice ``z``: rows ``y0:y1``, columns ``x0:x1`` (half-open)."""
+
+    z: int
+    y0: int
+    x0: int
+    y1: int
+    x1: int
+    cls: int = 1  # task class, 1-based
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+
+@dataclass
+class FullLabel(WeakLabel):
+    """The full ground truth (the oracle's 'weak' label)."""
+
+    kind: ClassVar[str] = "full"
+    label: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))
+
+
+@dataclass
+class BoxLabel(WeakLabel):
+    kind: ClassVar[str] = "box"
+    boxes: list[Box] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recist:
+    """RECIST diameters on slice ``z``; endpoints are (y, x) pixel coordinates."""
+
+    z: int
+    long_axis: tuple[tuple[float, float], tuple[float, float]]
+    short_axis: tuple[tuple[float, float], tuple[float, float]]
+    cls: int = 1
+
+
+@dataclass
+class RecistLabel(WeakLabel):
+    kind: ClassVar[str] = "recist"
+    lesions: list[Recist] = field(default_factory=list)
+
+
+@dataclass
+class TagLabel(WeakLabel):
+    """Image-level findings: ``present[z, k-1]`` says class k is on slice z."""
+
+    kind: ClassVar[str] = "tags"
+    present: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+
+
+@dataclass
+class PartialLabel(WeakLabel):
+    """A label map with some classes missing: ``annotated[k-1]`` is False for dropped class k,
+    whose voxels are background in ``label`` (as in the SMILE setting)."""
+
+    kind: ClassVar[str] = "partial"
+    label: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))
+    annotated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+@dataclass
+class CoarseLabel(WeakLabel):
+    """A coarse region of interest per class (loose boxes), e.g. from a localiser."""
+
+    kind: ClassVar[str] = "coarse"
+    regions: list[Box] = field(default_factory=list)
+
+
+class Protocol(Plugin):
+    """Simulates one weak-label kind from full masks. Seeded, versioned and hashed."""
+
+    kind = "protocol"
+    produces: ClassVar[str] = ""
+
+    def simulate(self, case: Case, rng: np.random.Generator) -> WeakLabel:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------
+# Labelers and segmenters
+
+
+@dataclass
+class WeakCase:
+    """What a labeler and a segmenter see of a training case: no ground truth."""
+
+    id: str
+    patient: str
+    image: np.ndarray  # HU, (Z, Y, X)
+    spacing: tuple[float, float, float]
+    weak: WeakLabel
+    classes: tuple[str, ...]
+    intensity: Intensity = field(default_factory=Intensity)
+
+    @property
+    def slices(self) -> np.ndarray:
+        return self.weak.slices
+
+
+@dataclass
+class PseudoLabel:
+    """A labeler's training target for one case.
+
+    ``multilabel=False``: ``target`` is uint8 ``(Z, Y, X)`` with values 0..K and
+    ``weight`` float32 ``(Z, Y, X)``. ``multilabel=True``: ``target`` is uint8
+    ``(K, Z, Y, X)`` in {0, 1} and ``weight`` float32 ``(K, Z, Y, X)`` (SMILE's w_k).
+    A weight of 0 means ignore. Only ``slices`` are trained on.
+    """
+
+    case_id: str
+    target: np.ndarray
+    weight: np.ndarray
+    slices: np.ndarray
+    multilabel: bool = False
+
+    def foreground(self) -> np.ndarray:
+        """A task-label map for quality measurement (argmax of multilabel targets)."""
+        if not self.multilabel:
+            return self.target
+        k = self.target.shape[0]
+        out = np.zeros(self.target.shape[1:], np.uint8)
+        for c in range(k):
+            out[self.target[c] > 0] = c + 1
+        return out
+
+
+@dataclass
+class TrainContext:
+    """What a segmenter gets to train: device, seed, a progress callback, a scratch dir."""
+
+    device: str
+    seed: int
+    classes: tuple[str, ...]
+    workdir: Path
+    progress: Callable[[str, int, int], None] = lambda what, done, total: None
+
+
+@dataclass
+class LabelContext(TrainContext):
+    """A labeler's context. ``new_segmenter`` builds a fresh, untrained copy of the cell's
+    segmenter (same name and parameters), for self-training loops such as SMILEr."""
+
+    new_segmenter: Callable[[], Segmenter] | None = None
+
+
+class Labeler(Plugin):
+    """Turns weak labels into pseudo labels and ignore/weight maps."""
+
+    kind = "labeler"
+    consumes: ClassVar[tuple[str, ...]] = ()  # weak kinds; ("full",) for the oracle
+    multilabel: ClassVar[bool] = False  # yields per-class sigmoid targets
+    uses_segmenter: ClassVar[bool] = False  # trains the cell's segmenter (cache key includes it)
+    baseline: ClassVar[bool] = False  # shown on every leaderboard (box-fill, oracle)
+
+    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        raise NotImplementedError
+
+
+class Segmenter(Plugin):
+    """Trains on (image, pseudo mask, weight map) and predicts class probabilities."""
+
+    kind = "segmenter"
+    supports_multilabel: ClassVar[bool] = True
+
+    def fit(self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
+            ) -> dict[str, Any]:
+        """Train; return a log (at least ``{"loss": [per-epoch mean loss]}``)."""
+        raise NotImplementedError
+
+    def predict(self, image: np.ndarray, intensity: Intensity, ctx: TrainContext) -> np.ndarray:
+        """HU volume (Z, Y, X) -> probabilities: (K+1, Z, Y, X) softmax or (K, Z, Y, X) sigmoid."""
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def load(self, path: Path) -> None:
+        raise NotImplementedError
+
+
+class Metric(Plugin):
+    """A per-case score of a binary prediction against a binary ground truth."""
+
+    kind = "metric"
+    higher_is_better: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+
+    def compute(self, pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) -> float:
+        raise NotImplementedError

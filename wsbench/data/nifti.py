@@ -1,0 +1,65 @@
+"""NIfTI in and out: canonical (RAS+) (Z, Y, X) arrays in, the original orientation out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from wsbench.errors import DataError
+
+
+def load_nifti(path: Path, *, dtype=np.float32) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray]:
+    """Read ``path`` -> (array (Z, Y, X) in RAS+, spacing (z, y, x) mm, original affine, ornt).
+
+    ``ornt`` is the nibabel orientation transform from the file's orientation to RAS+;
+    ``save_like`` uses it to write arrays back in the file's own orientation.
+    Raises ``DataError`` naming the file for unreadable, truncated or NaN-spaced files.
+    """
+    path = Path(path)
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise DataError(
+            f"{path}: unreadable or truncated NIfTI ({type(exc).__name__}: {exc}); "
+            "re-export or re-download this file"
+        ) from None
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        data = data[:, :, None]
+    if data.ndim != 3:
+        raise DataError(f"{path}: expected a 3D volume, found shape {data.shape}; give one volume per file")
+    affine = np.asarray(img.affine, dtype=np.float64)
+    zooms = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
+    if not np.all(np.isfinite(zooms)) or np.any(zooms <= 0):
+        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim")
+    ornt = nib.orientations.io_orientation(affine)
+    canon = nib.orientations.apply_orientation(np.asarray(data), ornt)
+    zooms_canon = np.empty(3)
+    zooms_canon[ornt[:, 0].astype(int)] = zooms
+    array = np.ascontiguousarray(np.transpose(canon, (2, 1, 0))).astype(dtype, copy=False)
+    spacing = (float(zooms_canon[2]), float(zooms_canon[1]), float(zooms_canon[0]))
+    return array, spacing, affine, ornt
+
+
+def save_like(array_zyx: np.ndarray, affine: np.ndarray, ornt: np.ndarray | None, path: Path) -> Path:
+    """Write a (Z, Y, X) RAS+ array as NIfTI in the original orientation with ``affine``."""
+    data = np.transpose(np.asarray(array_zyx), (2, 1, 0))
+    if ornt is not None:
+        inverse = nib.orientations.ornt_transform(
+            nib.orientations.axcodes2ornt("RAS"), nib.orientations.io_orientation(affine)
+        )
+        data = nib.orientations.apply_orientation(data, inverse)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(data), affine), str(path))
+    return path
+
+
+def affine_from_spacing(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
+    """A RAS+ diagonal affine for a (Z, Y, X) array with the given spacing."""
+    sz, sy, sx = spacing_zyx
+    return np.diag([sx, sy, sz, 1.0])

@@ -1,0 +1,48 @@
+"""Patient-level train/val/test splits, seeded and hashed into every result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from wsbench.api import CaseInfo
+from wsbench.errors import DataError
+from wsbench.params import stable_hash
+
+SPLITS = ("train", "val", "test")
+
+
+def split_cases(
+    cases: Sequence[CaseInfo], seed: int = 0, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+) -> dict[str, list[CaseInfo]]:
+    """Assign whole patients to splits. A dataset's own split (``CaseInfo.split``) wins.
+
+    Patients are shuffled with ``seed`` and cut by ``fractions``; every split gets at
+    least one patient when there are three or more.
+    """
+    if not cases:
+        raise DataError("the dataset has no cases; check --data-dir and the dataset layout")
+    own = {c.patient: c.split for c in cases if c.split}
+    patients = sorted({c.patient for c in cases if c.patient not in own})
+    rng = np.random.default_rng(seed)
+    order = [patients[i] for i in rng.permutation(len(patients))]
+    n = len(order)
+    n_test = max(1, round(fractions[2] * n)) if n >= 3 else 0
+    n_val = max(1, round(fractions[1] * n)) if n >= 3 else 0
+    if n < 3:
+        n_test = 1 if n == 2 else 0
+    assign = dict(own)
+    for i, patient in enumerate(order):
+        assign[patient] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    out: dict[str, list[CaseInfo]] = {s: [] for s in SPLITS}
+    for c in cases:
+        split = assign[c.patient]
+        if split not in out:
+            raise DataError(f"case {c.id}: unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        out[split].append(c)
+    return out
+
+
+def split_hash(splits: dict[str, list[CaseInfo]]) -> str:
+    return stable_hash({k: sorted(c.id for c in v) for k, v in splits.items()})

@@ -1,0 +1,59 @@
+"""Exceptions raised by wsbench.
+
+Every message names the file, plugin or value at fault, says what is wrong, and
+says what to do. The CLI prints ``str(error)`` on one line and exits non-zero.
+
+    WsbenchError
+    ├── PluginError          a plugin could not be loaded or is not registered
+    │   └── UnknownPluginError   a name that no plugin provides (lists valid ones)
+    ├── ParameterError       a bad ``--set`` / ``--sweep`` key or value
+    ├── DataError            a corrupt, truncated or inconsistent input file
+    ├── WeakLabelError       a weak label that cannot be used (box outside image, ...)
+    ├── IncompatibleError    a labeler x segmenter x dataset combination that cannot run
+    └── CellError            a grid cell failed; wraps the plugin's own exception
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class WsbenchError(Exception):
+    """Base class of every error wsbench raises on purpose."""
+
+
+class PluginError(WsbenchError):
+    """A plugin could not be loaded, registered or instantiated."""
+
+
+class UnknownPluginError(PluginError, KeyError):
+    """A name that no registered plugin provides."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str]):
+        self.kind, self.name, self.valid = kind, name, sorted(valid)
+        super().__init__(
+            f"unknown {kind} {name!r}; valid {kind}s are: {', '.join(self.valid) or '(none)'}"
+        )
+
+    def __str__(self) -> str:  # KeyError would add quotes
+        return self.args[0]
+
+
+class ParameterError(WsbenchError, ValueError):
+    """A parameter key or value that cannot be used."""
+
+
+class DataError(WsbenchError):
+    """An input file that is unreadable, truncated or inconsistent with its partner."""
+
+
+class WeakLabelError(WsbenchError, ValueError):
+    """A weak label that a labeler cannot use."""
+
+
+class IncompatibleError(WsbenchError):
+    """A combination of plugins that cannot run together; the message says why."""
+
+
+class CellError(WsbenchError):
+    """A grid cell failed; the runner stores it as failed and goes on."""
