@@ -29,7 +29,7 @@ from wsbench import params as _params
 from wsbench.params import Param
 
 __all__ = [
-    "Box", "BoxLabel", "Case", "CaseInfo", "CoarseLabel", "Dataset", "FullLabel",
+    "Box", "BoxLabel", "Case", "CaseInfo", "CoarseLabel", "DATASET_PARAMS", "Dataset", "FullLabel",
     "Intensity", "LabelContext", "Labeler", "Metric", "Param", "PartialLabel", "Plugin",
     "Protocol", "PseudoLabel", "Recist", "RecistLabel", "Reported", "Segmenter", "TagLabel",
     "Task", "TrainContext", "WeakCase", "WeakLabel", "WEAK_KINDS",
@@ -172,6 +172,16 @@ class Case:
         return tuple(self.image.shape)  # type: ignore[return-value]
 
 
+# Parameters every dataset shares: HU windowing, normalisation and the split seed.
+DATASET_PARAMS: tuple[Param, ...] = (
+    Param("window_lo", -100.0, "lower bound of the HU window (003: liver window [-100, 200])"),
+    Param("window_hi", 200.0, "upper bound of the HU window"),
+    Param("normalise", "zscore", "intensity normalisation after windowing",
+          choices=("zscore", "minmax", "none")),
+    Param("split_seed", 0, "seed of the patient-level train/val/test split"),
+)
+
+
 class Dataset(Plugin):
     """A source of cases.
 
@@ -193,7 +203,10 @@ class Dataset(Plugin):
         raise NotImplementedError
 
     def intensity(self) -> Intensity:
-        return Intensity()
+        """Windowing and normalisation from the DATASET_PARAMS this dataset declares."""
+        if "window_lo" not in self.p:
+            return Intensity()
+        return Intensity((self.p["window_lo"], self.p["window_hi"]), self.p["normalise"])
 
     def list_cases(self) -> list[CaseInfo]:
         raise NotImplementedError
