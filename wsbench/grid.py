@@ -1,0 +1,276 @@
+"""Expanding a run specification into grid cells, and saying why pairs are skipped.
+
+Pure planning: nothing here loads pixels or trains. ``plan`` validates every name and
+every ``--set`` / ``--sweep`` value up front, so a typo fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsbench.api import Dataset, Labeler, Protocol, Segmenter
+from wsbench.errors import IncompatibleError, ParameterError
+from wsbench.params import parse_assignment, split_key, stable_hash
+from wsbench.plugins import Registry
+
+NATIVE = "native"  # --weak native: use the weak labels a dataset ships
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything ``wsbench run`` was asked for. Empty name tuples mean 'every compatible one'."""
+
+    datasets: tuple[str, ...] = ()
+    labelers: tuple[str, ...] = ()
+    segmenters: tuple[str, ...] = ()
+    weak: str | None = None
+    seeds: tuple[int, ...] = (0,)
+    profile: str = "quick"
+    device: str = "auto"
+    out: Path = Path("wsbench-out")
+    target: str | None = None
+    data_dir: Path | None = None
+    sets: Mapping[str, str] = field(default_factory=dict)
+    sweeps: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    resume: bool = True
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One labeler x segmenter x dataset x protocol x seed x sweep point."""
+
+    dataset: str
+    target: str
+    protocol: str  # protocol name, or "native:<kind>"
+    labeler: str
+    segmenter: str
+    seed: int
+    sweep: tuple[tuple[str, str], ...]
+    overrides: Mapping[str, Mapping[str, Any]]  # scope -> {param: raw value}
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset, "target": self.target, "protocol": self.protocol,
+            "labeler": self.labeler, "segmenter": self.segmenter, "seed": self.seed,
+            "overrides": {k: dict(v) for k, v in self.overrides.items()},
+        }
+
+    @property
+    def id(self) -> str:
+        return f"{self.labeler}__{self.segmenter}__seed{self.seed}__{stable_hash(self.key, 10)}"
+
+    @property
+    def label(self) -> str:
+        sweep = " ".join(f"{k}={v}" for k, v in self.sweep)
+        return f"{self.dataset}/{self.labeler} x {self.segmenter} seed {self.seed} {sweep}".strip()
+
+
+@dataclass
+class Plan:
+    cells: list[Cell]
+    skipped: list[tuple[str, str]]  # (what, why)
+    targets: dict[str, str]  # dataset -> target chosen
+
+
+def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    return dict(parse_assignment(p, "--set") for p in pairs)
+
+
+def parse_sweeps(pairs: Sequence[str]) -> dict[str, list[str]]:
+    out = {}
+    for p in pairs:
+        key, values = parse_assignment(p, "--sweep")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not vals:
+            raise ParameterError(f"--sweep {p!r} lists no values; write e.g. --sweep weak.alpha=0,0.5")
+        out[key] = vals
+    return out
+
+
+def plan(spec: RunSpec, registry: Registry) -> Plan:
+    datasets = _names(spec.datasets, registry, "dataset") or _default_datasets(spec, registry)
+    labelers = _names(spec.labelers, registry, "labeler") or list(registry.classes("labeler"))
+    segmenters = _names(spec.segmenters, registry, "segmenter") or list(
+        registry.classes("segmenter"))
+    protocols = registry.classes("protocol")
+    if spec.weak is not None and spec.weak != NATIVE and spec.weak not in protocols:
+        registry.get("protocol", spec.weak)  # raises with the valid names
+    if not spec.seeds:
+        raise ParameterError("--seeds is empty; give at least one seed, e.g. --seeds 0")
+
+    scopes = {"weak", "train", *registry.classes("dataset"), *registry.classes("labeler"),
+              *registry.classes("segmenter"), *protocols}
+    fixed = _scoped(spec.sets, scopes)
+    for key in spec.sweeps:
+        split_key(key, scopes)
+    sweep_points = [tuple(zip(spec.sweeps, combo))
+                    for combo in itertools.product(*spec.sweeps.values())] or [()]
+
+    cells: list[Cell] = []
+    skipped: list[tuple[str, str]] = []
+    targets: dict[str, str] = {}
+    for ds_name in datasets:
+        ds_cls = registry.get("dataset", ds_name)
+        dataset = instantiate(ds_cls, spec, fixed.get(ds_name, {}), data_dir=spec.data_dir)
+        target = choose_target(dataset, spec, registry)
+        targets[ds_name] = target
+        n_classes = dataset.tasks()[target].num_classes
+        for lab_name in labelers:
+            lab_cls = registry.get("labeler", lab_name)
+            proto, why = choose_protocol(lab_cls, ds_cls, spec, registry, n_classes)
+            if proto is None:
+                skipped.append((f"{ds_name}/{lab_name}", why))
+                continue
+            for seg_name in segmenters:
+                seg_cls = registry.get("segmenter", seg_name)
+                if lab_cls.multilabel and not seg_cls.supports_multilabel:
+                    skipped.append((f"{ds_name}/{lab_name} x {seg_name}",
+                                    f"{lab_name} yields multi-label targets and {seg_name} "
+                                    "has no sigmoid head"))
+                    continue
+                for point in sweep_points:
+                    over = _merge(fixed, _scoped(dict(point), scopes))
+                    over = _route(over, proto, protocols, seg_cls)
+                    used = {ds_name, proto, lab_name, seg_name}
+                    over = {k: v for k, v in over.items() if k in used}
+                    for seed in spec.seeds:
+                        cells.append(Cell(ds_name, target, proto, lab_name, seg_name, seed,
+                                          tuple(point), over))
+    _validate(cells, spec, registry, fixed)
+    return Plan(cells=cells, skipped=skipped, targets=targets)
+
+
+def instantiate(cls: type, spec: RunSpec, overrides: Mapping[str, Any], **kw: Any):
+    return cls(profile=spec.profile, **kw, **dict(overrides))
+
+
+def choose_target(dataset: Dataset, spec: RunSpec, registry: Registry) -> str:
+    tasks = dataset.tasks()
+    if spec.target is not None:
+        if spec.target not in tasks:
+            raise ParameterError(
+                f"--target {spec.target!r} is not a target of dataset {dataset.name!r}; "
+                f"its targets are: {', '.join(tasks)}")
+        return spec.target
+    target = dataset.default_target or next(iter(tasks))
+    need = _min_classes(spec, registry)
+    if tasks[target].num_classes < need:  # e.g. --weak partial on a tumour-only default
+        for name, task in tasks.items():
+            if task.num_classes >= need:
+                return name
+    return target
+
+
+def choose_protocol(lab_cls: type[Labeler], ds_cls: type[Dataset], spec: RunSpec,
+                    registry: Registry, n_classes: int) -> tuple[str | None, str]:
+    """The protocol a labeler runs under in this grid, or None and the reason it cannot."""
+    protocols = registry.classes("protocol")
+    consumes = lab_cls.consumes
+    if "full" in consumes:  # the oracle reads ground truth whatever --weak says
+        return "full", ""
+    if spec.weak == NATIVE or (spec.weak is None and set(consumes) & set(ds_cls.native_weak)):
+        native = [k for k in consumes if k in ds_cls.native_weak]
+        if native:
+            return f"{NATIVE}:{native[0]}", ""
+        return None, (f"{lab_cls.name} consumes {'/'.join(consumes)} and {ds_cls.name} ships "
+                      f"only {'/'.join(ds_cls.native_weak) or 'no'} weak labels")
+    if spec.weak is not None:
+        kind = protocols[spec.weak].produces
+        if kind not in consumes:
+            return None, (f"{lab_cls.name} consumes {'/'.join(consumes)}, not the {kind!r} "
+                          f"labels of --weak {spec.weak}")
+        name = spec.weak
+    else:
+        name = next((n for n, p in protocols.items() if p.produces in consumes), None)
+        if name is None:
+            return None, f"no installed protocol produces {'/'.join(consumes)}"
+    need = getattr(protocols[name], "min_classes", 1)
+    if n_classes < need:
+        return None, (f"protocol {name} needs a target with at least {need} classes; "
+                      "choose one with --target")
+    return name, ""
+
+
+def _min_classes(spec: RunSpec, registry: Registry) -> int:
+    protocols = registry.classes("protocol")
+    if spec.weak in protocols:
+        return getattr(protocols[spec.weak], "min_classes", 1)
+    return 1
+
+
+def _default_datasets(spec: RunSpec, registry: Registry) -> list[str]:
+    classes = registry.classes("dataset")
+    if spec.data_dir is None:
+        return [n for n, c in classes.items() if not c.needs_data_dir]
+    raise ParameterError("--data-dir needs --dataset to say which format it holds; "
+                         f"valid datasets are: {', '.join(classes)}")
+
+
+def _names(names: Sequence[str], registry: Registry, kind: str) -> list[str]:
+    for n in names:
+        registry.get(kind, n)
+    return list(dict.fromkeys(names))
+
+
+def _scoped(pairs: Mapping[str, Any], scopes: set[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in pairs.items():
+        scope, name = split_key(key, scopes)
+        out.setdefault(scope, {})[name] = value
+    return out
+
+
+def _merge(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]]):
+    out = {k: dict(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, {}).update(v)
+    return out
+
+
+def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, type],
+           seg_cls: type[Segmenter]) -> dict[str, dict[str, Any]]:
+    """Turn the generic ``weak.*`` and ``train.*`` scopes into this cell's plugin scopes."""
+    out = {k: dict(v) for k, v in over.items() if k not in ("weak", "train")}
+    weak = over.get("weak", {})
+    if weak and proto != "full" and not proto.startswith(NATIVE):
+        out.setdefault(proto, {}).update(weak)
+    train = over.get("train", {})
+    if train:
+        declared = {p.name for p in seg_cls.params}
+        unknown = sorted(set(train) - declared)
+        if unknown:
+            raise ParameterError(
+                f"train.{unknown[0]} is not a training parameter of segmenter {seg_cls.name!r}; "
+                f"its parameters are: {', '.join(sorted(declared))}")
+        out.setdefault(seg_cls.name, {}).update(train)
+    # keep only the scopes this cell uses, so unrelated --set keys do not change its id
+    return {k: v for k, v in sorted(out.items())}
+
+
+def _validate(cells: list[Cell], spec: RunSpec, registry: Registry,
+              fixed: Mapping[str, Mapping[str, Any]]) -> None:
+    """Instantiate every plugin of every cell once, so bad values fail before any work."""
+    seen: set[str] = set()
+    for scope, over in fixed.items():  # --set keys of plugins outside the grid are checked too
+        for kind in ("protocol", "labeler", "segmenter"):
+            if scope in registry.classes(kind):
+                instantiate(registry.get(kind, scope), spec, over)
+    for cell in cells:
+        for kind, name in (("protocol", cell.protocol), ("labeler", cell.labeler),
+                           ("segmenter", cell.segmenter)):
+            if kind == "protocol" and name.startswith(NATIVE):
+                continue
+            over = dict(cell.overrides.get(name, {}))
+            tag = stable_hash([kind, name, over])
+            if tag in seen:
+                continue
+            seen.add(tag)
+            instantiate(registry.get(kind, name), spec, over)
+
+
+__all__ = ["Cell", "IncompatibleError", "Plan", "RunSpec", "parse_sets", "parse_sweeps", "plan"]

@@ -1,0 +1,80 @@
+"""Files written per grid cell: summary.json, NIfTI predictions and overlay pictures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsbench.api import Case, Intensity
+from wsbench.data.nifti import save_like
+
+
+def write_summary(cell_dir: Path, per_case: list[dict[str, Any]], mean: dict[str, float],
+                  extra: dict[str, Any]) -> Path:
+    """``summary.json`` in the nnU-Net shape: ``metric_per_case`` beside ``mean``."""
+    path = cell_dir / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"metric_per_case": per_case, "mean": mean, **extra}
+    path.write_text(json.dumps(_finite(doc), indent=1, default=str))
+    return path
+
+
+def write_prediction(cell_dir: Path, case: Case, pred: np.ndarray) -> Path:
+    """The predicted label map as NIfTI with the input's affine and orientation."""
+    return save_like(pred.astype(np.uint8), case.affine, case.meta.get("ornt"),
+                     cell_dir / "predictions" / f"{case.id}.nii.gz")
+
+
+def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.ndarray,
+                  pseudo: np.ndarray | None = None, max_slices: int = 3) -> list[Path]:
+    """PNGs of image, ground truth, pseudo mask (if given) and prediction on the slices
+    with the most ground-truth foreground."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gt = case.label if case.label is not None else np.zeros_like(pred)
+    area = (gt > 0).reshape(gt.shape[0], -1).sum(1) + (pred > 0).reshape(pred.shape[0], -1).sum(1)
+    order = [int(z) for z in np.argsort(-area)[:max_slices] if area[z] > 0] or [gt.shape[0] // 2]
+    panels = [("ground truth", gt), *([("pseudo mask", pseudo)] if pseudo is not None else []),
+              ("prediction", pred)]
+    image = intensity.to_uint8(case.image)
+    paths = []
+    k = max(int(gt.max()), int(pred.max()), 1)
+    for z in order:
+        fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3 * (len(panels) + 1), 3.2))
+        axes[0].imshow(image[z], cmap="gray")
+        axes[0].set_title(f"{case.id} z={z}")
+        for ax, (title, mask) in zip(axes[1:], panels):
+            ax.imshow(image[z], cmap="gray")
+            shown = np.ma.masked_equal(mask[z], 0)
+            ax.imshow(shown, cmap="tab10", vmin=0, vmax=max(k, 9), alpha=0.5,
+                      interpolation="nearest")
+            ax.set_title(title)
+        for ax in axes:
+            ax.axis("off")
+        fig.tight_layout()
+        path = cell_dir / "overlays" / f"{case.id}_z{z:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN: write it as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
