@@ -1,0 +1,116 @@
+"""The real dataset formats (MSD/nnU-Net, 3D-IRCADb, DeepLesion, SIIM-ACR, folder) as a plugin,
+plus the pieces they share: data-folder checks, file fingerprints and label-value checks.
+
+Registered like any outside plugin, through the ``wsbench`` entry-point group. The
+dataset modules are imported when the hook is called, not when this module is.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from wsbench import hookimpl
+from wsbench.api import Dataset
+from wsbench.data.nifti import load_nifti
+from wsbench.errors import DataError
+from wsbench.params import stable_hash
+
+
+@hookimpl
+def wsbench_register_datasets() -> list[type]:
+    from wsbench.data.deeplesion import DeepLesionDataset
+    from wsbench.data.folder import FolderDataset
+    from wsbench.data.ircadb import IrcadbDataset
+    from wsbench.data.msd import MsdDataset
+    from wsbench.data.siim import SiimDataset
+
+    return [MsdDataset, IrcadbDataset, DeepLesionDataset, SiimDataset, FolderDataset]
+
+
+def data_root(dataset: Dataset, layout: str) -> Path:
+    """The dataset's ``--data-dir``; DataError describing ``layout`` when unset or missing."""
+    if dataset.data_dir is None:
+        raise DataError(f"dataset {dataset.name} needs --data-dir: a folder holding {layout}")
+    if not dataset.data_dir.is_dir():
+        raise DataError(f"{dataset.data_dir}: not a folder; --data-dir must hold {layout}")
+    return dataset.data_dir
+
+
+def files_fingerprint(dataset: Dataset, files: Iterable[Path]) -> str:
+    """Hash of the dataset config and each file's relative name, size and mtime."""
+    root = dataset.data_dir or Path(".")
+    entries = []
+    for f in sorted(Path(f) for f in files):
+        try:
+            st = f.stat()
+        except OSError:
+            entries.append([str(f), -1, -1])
+            continue
+        rel = f.relative_to(root) if f.is_relative_to(root) else f
+        entries.append([str(rel), st.st_size, st.st_mtime_ns])
+    return stable_hash([dataset.config, entries])
+
+
+def check_label_values(raw: np.ndarray, allowed: Iterable[int], path: Path) -> None:
+    """DataError naming ``path`` when ``raw`` holds a value outside ``allowed``."""
+    allowed = sorted({int(v) for v in allowed})
+    lo, hi = float(raw.min()), float(raw.max())
+    if lo >= 0 and hi < 65536 and np.issubdtype(raw.dtype, np.integer):
+        present = np.flatnonzero(np.bincount(raw.ravel()))
+    else:
+        present = np.unique(raw)
+    unknown = [v for v in present.tolist() if v not in allowed]
+    if unknown:
+        raise DataError(f"{path}: unknown label value(s) {unknown[:5]}; the dataset declares "
+                        f"{allowed}; fix the mask or the label declaration")
+
+
+def load_nifti_pair(image_path: Path, label_path: Path
+                    ) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray,
+                               np.ndarray]:
+    """An image and its label NIfTI -> (image HU, spacing, affine, ornt, raw int16 label).
+
+    Both are reoriented to RAS+; DataError naming both files when shape or affine disagree.
+    """
+    check_header_spacing(image_path)
+    image, spacing, affine, ornt = load_nifti(image_path)
+    if not label_path.exists():
+        raise DataError(f"{label_path}: missing mask for {image_path.name}; add it or remove "
+                        "the image")
+    check_header_spacing(label_path)
+    label, _, label_affine, _ = load_nifti(label_path, dtype=np.float32)
+    if label.shape != image.shape:
+        raise DataError(f"{label_path}: shape {label.shape} does not match {image_path} "
+                        f"{image.shape}; re-export the pair on the same grid")
+    if not np.allclose(label_affine, affine, atol=1e-3, rtol=1e-4):
+        raise DataError(f"{label_path}: affine differs from {image_path}; resample the mask onto "
+                        "the image grid")
+    rounded = np.rint(label)
+    if not np.array_equal(rounded, label) or rounded.min() < 0 or rounded.max() > 32767:
+        raise DataError(f"{label_path}: label values are not small non-negative integers; "
+                        "give an integer label map")
+    return image, spacing, affine, ornt, rounded.astype(np.int16)
+
+
+def check_header_spacing(path: Path) -> None:
+    """DataError when the NIfTI header's pixdim is NaN or zero.
+
+    nibabel silently resets zero pixdim to 1 when loading, so the raw header is read here.
+    Files whose header cannot be read this way are left to ``load_nifti`` to report.
+    """
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            header = nib.Nifti1Header.from_fileobj(f, check=False)
+        dims = int(header["dim"][0])
+        zooms = [float(v) for v in header["pixdim"][1:1 + min(max(dims, 1), 3)]]
+    except Exception:  # noqa: BLE001 - readers raise many types
+        return
+    if not all(np.isfinite(z) and z > 0 for z in zooms):
+        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the "
+                        "header pixdim")
