@@ -16,7 +16,7 @@ import numpy as np
 
 from wsbench import hookimpl
 from wsbench.api import Dataset
-from wsbench.data.nifti import load_nifti
+from wsbench.data.nifti import check_header_spacing, load_nifti
 from wsbench.errors import DataError
 from wsbench.params import stable_hash
 
@@ -97,20 +97,3 @@ def load_nifti_pair(image_path: Path, label_path: Path
     return image, spacing, affine, ornt, rounded.astype(np.int16)
 
 
-def check_header_spacing(path: Path) -> None:
-    """DataError when the NIfTI header's pixdim is NaN or zero.
-
-    nibabel silently resets zero pixdim to 1 when loading, so the raw header is read here.
-    Files whose header cannot be read this way are left to ``load_nifti`` to report.
-    """
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            header = nib.Nifti1Header.from_fileobj(f, check=False)
-        dims = int(header["dim"][0])
-        zooms = [float(v) for v in header["pixdim"][1:1 + min(max(dims, 1), 3)]]
-    except Exception:  # noqa: BLE001 - readers raise many types
-        return
-    if not all(np.isfinite(z) and z > 0 for z in zooms):
-        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the "
-                        "header pixdim")

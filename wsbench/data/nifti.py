@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gzip
+
 import nibabel as nib
 import numpy as np
 
@@ -18,6 +20,7 @@ def load_nifti(path: Path, *, dtype=np.float32) -> tuple[np.ndarray, tuple[float
     Raises ``DataError`` naming the file for unreadable, truncated or NaN-spaced files.
     """
     path = Path(path)
+    check_header_spacing(path)
     try:
         img = nib.load(str(path))
         data = np.asanyarray(img.dataobj)
@@ -63,3 +66,22 @@ def affine_from_spacing(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
     """A RAS+ diagonal affine for a (Z, Y, X) array with the given spacing."""
     sz, sy, sx = spacing_zyx
     return np.diag([sx, sy, sz, 1.0])
+
+
+def check_header_spacing(path: Path) -> None:
+    """DataError when the NIfTI header's pixdim is NaN or zero.
+
+    nibabel silently resets zero pixdim to 1 when loading, so the raw header is read here.
+    Files whose header cannot be read this way are left to ``load_nifti`` to report.
+    """
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            header = nib.Nifti1Header.from_fileobj(f, check=False)
+        dims = int(header["dim"][0])
+        zooms = [float(v) for v in header["pixdim"][1:1 + min(max(dims, 1), 3)]]
+    except Exception:  # noqa: BLE001 - readers raise many types
+        return
+    if not all(np.isfinite(z) and z > 0 for z in zooms):
+        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the "
+                        "header pixdim")

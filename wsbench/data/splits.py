@@ -23,7 +23,13 @@ def split_cases(
     """
     if not cases:
         raise DataError("the dataset has no cases; check --data-dir and the dataset layout")
-    own = {c.patient: c.split for c in cases if c.split}
+    own: dict[str, str] = {}
+    for c in cases:
+        if c.split and own.setdefault(c.patient, c.split) != c.split:
+            raise DataError(
+                f"patient {c.patient} is in split {own[c.patient]!r} and in {c.split!r} "
+                f"(case {c.id}, {c.source or 'no file'}); a patient must sit in one split, "
+                "fix the dataset's split column")
     patients = sorted({c.patient for c in cases if c.patient not in own})
     rng = np.random.default_rng(seed)
     order = [patients[i] for i in rng.permutation(len(patients))]
