@@ -7,11 +7,9 @@ dataset modules are imported when the hook is called, not when this module is.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
 from wsbench import hookimpl
