@@ -4,6 +4,7 @@ import re
 import shlex
 from pathlib import Path
 
+import click
 import pytest
 
 from wsbench import hookspecs
@@ -33,15 +34,13 @@ def _readme_commands():
 @pytest.mark.parametrize("command", list(_readme_commands()))
 def test_readme_commands_parse(command):
     """Each documented command names real subcommands and options (it is not executed)."""
-    args = shlex.split(command)[1:]
-    ctx = main.make_context("wsbench", list(args), resilient_parsing=False)
-    while ctx.protected_args or ctx.args:
-        sub = ctx.protected_args + ctx.args
-        cmd = ctx.command.get_command(ctx, sub[0]) if hasattr(ctx.command, "get_command") else None
-        if cmd is None:
-            break
-        ctx = cmd.make_context(sub[0], sub[1:], parent=ctx)
-    assert ctx.command is not None
+    args = shlex.split(command, comments=True)[1:]
+    cmd, name = main, "wsbench"
+    while isinstance(cmd, click.Group):
+        name = args.pop(0)
+        cmd = cmd.get_command(click.Context(main), name)
+        assert cmd is not None, f"no subcommand {name!r}"
+    cmd.make_context(name, args)  # raises UsageError on an unknown option or a bad value
 
 
 def test_changelog_has_an_entry_for_this_version():

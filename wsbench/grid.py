@@ -238,6 +238,10 @@ def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, 
     out = {k: dict(v) for k, v in over.items() if k not in ("weak", "train")}
     weak = over.get("weak", {})
     if weak and proto != "full" and not proto.startswith(NATIVE):
+        declared = {p.name: p for p in protocols[proto].params}
+        for k, v in weak.items():  # validate under the key the user typed
+            if k in declared:
+                declared[k].parse(v, "weak")
         out.setdefault(proto, {}).update(weak)
     train = over.get("train", {})
     if train:
@@ -247,6 +251,9 @@ def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, 
             raise ParameterError(
                 f"train.{unknown[0]} is not a training parameter of segmenter {seg_cls.name!r}; "
                 f"its parameters are: {', '.join(sorted(declared))}")
+        by_name = {p.name: p for p in seg_cls.params}
+        for k, v in train.items():
+            by_name[k].parse(v, "train")
         out.setdefault(seg_cls.name, {}).update(train)
     # keep only the scopes this cell uses, so unrelated --set keys do not change its id
     return {k: v for k, v in sorted(out.items())}
