@@ -1,0 +1,212 @@
+"""Metrics against medpy (same surface definition: tight) and MONAI (overlap: tight; HD95:
+the same directed distances, a different way of pooling), plus the empty policy and AHD."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from medpy.metric import binary as medpy_binary
+from monai.metrics import (
+    compute_average_surface_distance,
+    compute_dice,
+    compute_hausdorff_distance,
+    compute_iou,
+    get_confusion_matrix,
+)
+from scipy import ndimage
+
+from wsbench import metrics
+from wsbench.errors import DataError, UnknownPluginError
+from wsbench.plugins import load_registry
+
+CASES = [  # shape, spacing (anisotropic), seed
+    ((20, 40, 36), (2.5, 0.8, 0.7), 0),
+    ((20, 40, 36), (2.5, 0.8, 0.7), 1),
+    ((12, 30, 30), (5.0, 0.6, 0.6), 2),
+    ((60, 50), (0.9, 0.6), 3),
+    ((60, 50), (1.0, 1.7), 4),
+]
+
+
+def blob_pair(shape, seed: int, fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth random blobs (thresholded smoothed noise) and a perturbed copy of them; both
+    touch the array border in places, which the bounding-box crop must not change."""
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.normal(size=shape), 3)
+    other = ndimage.gaussian_filter(rng.normal(size=shape), 3)
+    gt = base > np.quantile(base, 1 - fraction)
+    mix = base + 0.3 * other * base.std() / other.std()
+    pred = mix > np.quantile(mix, 1 - 1.1 * fraction)
+    return pred, gt
+
+
+def _monai(pred, gt):
+    return torch.from_numpy(pred)[None, None].float(), torch.from_numpy(gt)[None, None].float()
+
+
+@pytest.mark.parametrize("shape, spacing, seed", CASES)
+def test_overlap_matches_medpy_and_monai(shape, spacing, seed):
+    pred, gt = blob_pair(shape, seed)
+    ours = metrics.compute_all(pred, gt, spacing)
+    assert ours["dice"] == pytest.approx(medpy_binary.dc(pred, gt), abs=1e-12)
+    assert ours["iou"] == pytest.approx(medpy_binary.jc(pred, gt), abs=1e-12)
+    assert ours["precision"] == pytest.approx(medpy_binary.precision(pred, gt), abs=1e-12)
+    assert ours["recall"] == pytest.approx(medpy_binary.recall(pred, gt), abs=1e-12)
+    p, g = _monai(pred, gt)
+    assert ours["dice"] == pytest.approx(compute_dice(p, g).item(), abs=1e-6)
+    assert ours["iou"] == pytest.approx(compute_iou(p, g).item(), abs=1e-6)
+    tp, fp, tn, fn = get_confusion_matrix(p, g)[0, 0].tolist()  # MONAI's own counts
+    assert ours["accuracy"] == pytest.approx((tp + tn) / (tp + fp + tn + fn), abs=1e-12)
+    assert ours["vs"] == pytest.approx(1 - abs(fp - fn) / (2 * tp + fp + fn), abs=1e-12)
+
+
+@pytest.mark.parametrize("shape, spacing, seed", CASES)
+def test_surface_metrics_equal_medpy(shape, spacing, seed):
+    pred, gt = blob_pair(shape, seed)
+    ours = metrics.compute_all(pred, gt, spacing, ("hd95", "assd"))
+    assert ours["hd95"] == pytest.approx(medpy_binary.hd95(pred, gt, spacing), rel=1e-12)
+    assert ours["assd"] == pytest.approx(medpy_binary.assd(pred, gt, spacing), rel=1e-12)
+    assert metrics.hd95(pred, gt, spacing) == ours["hd95"]
+    assert metrics.assd(pred, gt, spacing) == ours["assd"]
+
+
+@pytest.mark.parametrize("shape, spacing, seed", CASES)
+def test_surface_metrics_against_monai(shape, spacing, seed):
+    """MONAI finds the same surfaces and distances (ASSD equal to float32 precision) but its
+    HD95 is the larger of the two directed 95th percentiles, where ours (medpy's) is the 95th
+    percentile of both sets pooled, so ours is never larger."""
+    pred, gt = blob_pair(shape, seed)
+    p, g = _monai(pred, gt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monai_hd95 = compute_hausdorff_distance(p, g, percentile=95, spacing=spacing).item()
+        monai_assd = compute_average_surface_distance(p, g, symmetric=True, spacing=spacing).item()
+    to_gt, to_pred = metrics.surface_distances(pred, gt, spacing)
+    assert metrics.assd(pred, gt, spacing) == pytest.approx(monai_assd, rel=1e-5)
+    directed_max = max(np.percentile(to_gt, 95), np.percentile(to_pred, 95))
+    assert directed_max == pytest.approx(monai_hd95, rel=1e-5)
+    assert metrics.hd95(pred, gt, spacing) <= monai_hd95 * (1 + 1e-5)
+
+
+def test_disjoint_masks_equal_medpy():
+    pred, gt = blob_pair((16, 40, 40), 9, fraction=0.03)
+    pred = np.roll(pred, (3, 15, -9), axis=(0, 1, 2))
+    spacing = (2.0, 0.8, 1.1)
+    ours = metrics.compute_all(pred, gt, spacing, ("hd95", "assd"))
+    assert ours["hd95"] == pytest.approx(medpy_binary.hd95(pred, gt, spacing), rel=1e-12)
+    assert ours["assd"] == pytest.approx(medpy_binary.assd(pred, gt, spacing), rel=1e-12)
+
+
+def test_crop_does_not_change_distances():
+    pred, gt = blob_pair((16, 32, 32), 5)
+    big_pred, big_gt = (np.pad(m, 6) for m in (pred, gt))
+    spacing = (3.0, 0.7, 0.9)
+    assert metrics.compute_all(big_pred, big_gt, spacing, ("hd95", "assd", "ahd")) == (
+        pytest.approx(metrics.compute_all(pred, gt, spacing, ("hd95", "assd", "ahd")), rel=1e-12)
+    )
+
+
+def test_ahd_hand_computed():
+    """A: x 0..3 on one row; B: x 0..5. d(A, B) = 0; d(B, A) = (0 * 4 + 1 + 2) / 6 mm * 2 mm
+    spacing along x = 1.0 mm; AHD = max = 1.0."""
+    a = np.zeros((3, 8), bool)
+    b = np.zeros((3, 8), bool)
+    a[1, 0:4] = True
+    b[1, 0:6] = True
+    assert metrics.ahd(a, b, (1.0, 2.0)) == pytest.approx(1.0)
+    assert metrics.ahd(b, a, (1.0, 2.0)) == pytest.approx(1.0)
+    # two single points 3 rows and 4 columns apart: a plain Euclidean distance
+    p, q = np.zeros((5, 5), bool), np.zeros((5, 5), bool)
+    p[0, 0], q[3, 4] = True, True
+    assert metrics.ahd(p, q, (1.0, 1.0)) == pytest.approx(5.0)
+
+
+def test_empty_policy():
+    empty = np.zeros((4, 10, 10), bool)
+    blob = empty.copy()
+    blob[1:3, 2:6, 3:7] = True
+    both = metrics.compute_all(empty, empty, (2.0, 1.0, 1.0))
+    assert {k: both[k] for k in metrics.OVERLAP_METRICS} == dict.fromkeys(metrics.OVERLAP_METRICS, 1.0)
+    assert both["hd95"] == both["assd"] == both["ahd"] == 0.0
+    for pred, gt in ((empty, blob), (blob, empty)):
+        one = metrics.compute_all(pred, gt, (2.0, 1.0, 1.0))
+        assert one["dice"] == one["iou"] == one["vs"] == 0.0
+        assert one["precision"] == 0.0 and one["recall"] == 0.0
+        assert 0.0 < one["accuracy"] < 1.0
+        assert all(np.isnan(one[k]) for k in ("hd95", "assd", "ahd"))
+    assert metrics.surface_distances(empty, blob, (2.0, 1.0, 1.0))[0].size == 0
+
+
+def test_summarize_leaves_nan_out_and_counts_it():
+    rows = [{"dice": 0.5, "hd95": 2.0}, {"dice": 0.0, "hd95": float("nan")}, {"dice": 1.0, "hd95": 4.0}]
+    summary = metrics.summarize(rows)
+    assert summary["dice"]["mean"] == pytest.approx(0.5) and summary["dice"]["n_nan"] == 0
+    assert summary["hd95"]["mean"] == pytest.approx(3.0)
+    assert summary["hd95"]["n"] == 2 and summary["hd95"]["n_nan"] == 1
+
+
+def test_one_slice_volume_is_a_2d_image():
+    pred, gt = blob_pair((40, 30), 6)
+    flat = metrics.compute_all(pred, gt, (0.8, 0.6))
+    assert metrics.compute_all(pred[None], gt[None], (5.0, 0.8, 0.6)) == flat
+
+
+def test_compute_classes_and_multilabel():
+    gt = np.zeros((3, 20, 20), np.uint8)
+    gt[:, 2:12, 2:12] = 1
+    gt[:, 5:8, 5:8] = 2
+    pred = gt.copy()
+    pred[:, 5:8, 5:8] = 1  # class 2 missed entirely
+    out = metrics.compute_classes(pred, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice", "hd95"))
+    assert out["dice/tumor"] == 0.0 and np.isnan(out["hd95/tumor"])
+    assert out["dice/liver"] == pytest.approx(metrics.dice(pred == 1, gt == 1))
+    assert out["dice"] == pytest.approx(out["dice/liver"] / 2)
+    assert out["hd95"] == out["hd95/liver"]  # NaN left out of the class mean
+    stack = np.stack([(gt >= 1), (gt == 2)]).astype(np.uint8)  # overlapping multilabel
+    multi = metrics.compute_classes(stack, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice",))
+    assert multi["dice/tumor"] == 1.0 and multi["dice/liver"] < 1.0
+
+
+def test_per_slice():
+    pred, gt = blob_pair((6, 30, 30), 7)
+    pred[0], gt[0] = False, False
+    rows = metrics.per_slice(pred, gt, (0.7, 0.7), ("dice", "hd95"))
+    assert [r["z"] for r in rows] == [z for z in range(6) if pred[z].any() or gt[z].any()]
+    for row in rows:
+        z = row["z"]
+        assert row["dice"] == pytest.approx(metrics.dice(pred[z], gt[z]))
+        if pred[z].any() and gt[z].any():
+            assert row["hd95"] == pytest.approx(medpy_binary.hd95(pred[z], gt[z], (0.7, 0.7)))
+    assert [r["z"] for r in metrics.per_slice(pred, gt, (0.7, 0.7), ("dice",), slices=[0])] == [0]
+
+
+def test_metric_plugins_registered():
+    registry = load_registry()
+    pred, gt = blob_pair((10, 20, 20), 8)
+    for name in metrics.DEFAULT_METRICS:
+        cls = registry.get("metric", name)
+        metric = cls(profile="quick")
+        assert metric.compute(pred, gt, (2.0, 1.0, 1.0)) == pytest.approx(
+            metrics.compute_all(pred, gt, (2.0, 1.0, 1.0), (name,))[name], nan_ok=True
+        )
+        is_distance = name in ("hd95", "assd", "ahd")
+        assert cls.higher_is_better is not is_distance
+        assert cls.unit == ("mm" if is_distance else "")
+    assert metrics.compute_all(pred, gt, (2.0, 1.0, 1.0), [registry.get("metric", "dice")()]) == {
+        "dice": metrics.dice(pred, gt)
+    }
+
+
+def test_bad_input_is_rejected():
+    a = np.zeros((2, 4, 4), bool)
+    with pytest.raises(UnknownPluginError, match="dice"):
+        metrics.compute_all(a, a, (1, 1, 1), ("dcie",))
+    with pytest.raises(DataError, match="differs"):
+        metrics.compute_all(a, a[:, :3], (1, 1, 1))
+    with pytest.raises(DataError, match="one spacing per axis"):
+        metrics.compute_all(a, a, (1, 1))
+    with pytest.raises(DataError, match="positive"):
+        metrics.compute_all(a, a, (1, 0, 1))

@@ -1,0 +1,14 @@
+"""Built-in weak-label protocols, registered through the ``wsbench`` entry point group."""
+
+from __future__ import annotations
+
+from wsbench import hookimpl
+from wsbench.weak.box import BoxProtocol
+from wsbench.weak.full import FullProtocol
+from wsbench.weak.recist import RecistProtocol
+from wsbench.weak.tags import TagsProtocol
+
+
+@hookimpl
+def wsbench_register_protocols() -> list[type]:
+    return [BoxProtocol, RecistProtocol, TagsProtocol, FullProtocol]
