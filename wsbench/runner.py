@@ -249,17 +249,10 @@ def to_label_map(probs: np.ndarray, multilabel: bool, threshold: float = 0.5) ->
 
 def evaluate_case(pred: np.ndarray, case: Case, registry: Registry) -> dict[str, float]:
     """Every registered metric per class (``name/class``) and their class mean (``name``)."""
+    from wsbench.metrics import compute_classes
+
     metrics = [cls() for cls in registry.classes("metric").values()]
-    out: dict[str, float] = {}
-    for m in metrics:
-        values = []
-        for k, cls_name in enumerate(case.classes, start=1):
-            v = float(m.compute(pred == k, case.label == k, case.spacing))
-            out[f"{m.name}/{cls_name}"] = v
-            values.append(v)
-        finite = [v for v in values if math.isfinite(v)]
-        out[m.name] = float(np.mean(finite)) if finite else float("nan")
-    return out
+    return compute_classes(pred, case.label, case.spacing, case.classes, metrics)
 
 
 def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -273,6 +266,8 @@ def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
         for k in keys:
             vals = [c[k] for c in subset if math.isfinite(c.get(k, float("nan")))]
             out[k + suffix] = float(np.mean(vals)) if vals else float("nan")
+            if len(vals) < len(subset):  # undefined values (e.g. a distance to an empty mask)
+                out[f"{k}{suffix}_n_nan"] = float(len(subset) - len(vals))
     return out
 
 
