@@ -1,0 +1,151 @@
+"""The three labelers of Petit et al. (2018): the DeepLab baseline, SMILE and SMILEr.
+
+All three consume the ``partial`` weak label (``wsbench.weak.partial``): a label map in
+which dropped organs are background, and ``annotated[k-1]`` per class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from wsbench import LabelContext, Labeler, PartialLabel, PseudoLabel, WeakCase
+from wsbench.errors import IncompatibleError, WeakLabelError
+from wsbench.params import Param, at_least, in_range
+
+from .targets import baseline_targets, gamma_schedule, smile_targets, top_fraction_positives
+
+CITATION = (
+    "Petit O, Thome N, Charnoz A, Hostettler A, Soler L. Handling Missing Annotations for "
+    "Semantic Segmentation with Deep ConvNets. DLMIA (MICCAI workshop) 2018, LNCS 11045, "
+    "pp. 20-28. doi:10.1007/978-3-030-00889-5_3"
+)
+
+
+def _partial(case: WeakCase, labeler: str) -> PartialLabel:
+    """The case's partial label, checked against its classes."""
+    weak = case.weak
+    if not isinstance(weak, PartialLabel):
+        raise WeakLabelError(
+            f"labeler {labeler!r} needs a 'partial' weak label but case {case.id!r} has "
+            f"{weak.kind!r}; run with --weak partial"
+        )
+    if len(weak.annotated) != len(case.classes):
+        raise WeakLabelError(
+            f"case {case.id!r}: the partial label marks {len(weak.annotated)} classes as "
+            f"annotated or not, but the task has {len(case.classes)} ({', '.join(case.classes)}); "
+            "re-simulate the weak labels for this task"
+        )
+    return weak
+
+
+class PartialBaseline(Labeler):
+    """The paper's DeepLab softmax baseline: missing organs are trained as background."""
+
+    name = "partial"
+    version = "0.1.0"
+    citation = CITATION
+    consumes = ("partial",)
+    multilabel = False
+
+    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        out = []
+        for case in cases:
+            target, weight = baseline_targets(_partial(case, self.name).label)
+            out.append(PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=False))
+        return out
+
+
+class Smile(Labeler):
+    """SMILE (§2.1): K sigmoid targets; unannotated classes learn only from certain negatives."""
+
+    name = "smile"
+    version = "0.1.0"
+    citation = CITATION
+    consumes = ("partial",)
+    multilabel = True
+
+    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        return [self._smile(case) for case in cases]
+
+    def _smile(self, case: WeakCase) -> PseudoLabel:
+        weak = _partial(case, self.name)
+        target, weight = smile_targets(weak.label, weak.annotated)
+        return PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=True)
+
+
+class SmileR(Smile):
+    """SMILEr (§2.2): SMILE, then T rounds of curriculum relabelling of missing organs.
+
+    Round t trains a fresh segmenter on the current targets, then, for every
+    unannotated class of every training volume, marks as positive (weight 1) the top
+    gamma_t = (t / T) * gamma_max fraction of the ambiguous pixels it predicts
+    positive. Each round starts again from the SMILE targets. The returned targets are
+    those of round T; the runner trains the cell's segmenter on them (the final model).
+    """
+
+    name = "smiler"
+    version = "0.1.0"
+    uses_segmenter = True
+    params = (
+        Param("T", 2, "curriculum rounds (relabel, then retrain)", type=int, **at_least(1)),
+        Param(
+            "gamma_max",
+            0.66,
+            "fraction of predicted positives relabelled in the last round",
+            type=float,
+            **in_range(0.0, 1.0, lo_open=True),
+        ),
+    )
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {
+        "quick": {"T": 2, "gamma_max": 0.66},
+        "paper": {"T": 2, "gamma_max": 0.66},
+    }
+
+    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        if ctx.new_segmenter is None:
+            raise IncompatibleError(
+                "labeler 'smiler' retrains a segmenter but LabelContext.new_segmenter is None; "
+                "run it through wsbench.runner (it sets new_segmenter) or pass one"
+            )
+        smile = [self._smile(case) for case in cases]
+        if all(np.all(case.weak.annotated) for case in cases):
+            return smile  # nothing is missing, so no round would relabel a pixel
+        labels = smile
+        rounds = gamma_schedule(self.p["T"], self.p["gamma_max"])
+        for t, gamma in enumerate(rounds, start=1):
+            ctx.progress("smiler round", t - 1, len(rounds))
+            round_ctx = dataclasses.replace(ctx, workdir=ctx.workdir / f"smiler-round{t}")
+            round_ctx.workdir.mkdir(parents=True, exist_ok=True)
+            segmenter = ctx.new_segmenter()
+            segmenter.fit(cases, labels, round_ctx)
+            labels = [
+                self._relabel(case, base, segmenter, gamma, round_ctx)
+                for case, base in zip(cases, smile)
+            ]
+        ctx.progress("smiler round", len(rounds), len(rounds))
+        return labels
+
+    @staticmethod
+    def _relabel(
+        case: WeakCase, base: PseudoLabel, segmenter, gamma: float, ctx: LabelContext
+    ) -> PseudoLabel:
+        """The SMILE targets of ``case`` plus the top-gamma predicted positives."""
+        annotated = np.asarray(case.weak.annotated, bool)
+        if annotated.all():
+            return base
+        prob = segmenter.predict(case.image, case.intensity, ctx)
+        if prob.shape != base.target.shape:
+            raise IncompatibleError(
+                f"labeler 'smiler' needs K sigmoid maps {base.target.shape} from "
+                f"{type(segmenter).__name__}.predict after multilabel training, got {prob.shape}"
+            )
+        target, weight = base.target.copy(), base.weight.copy()
+        for k in np.flatnonzero(~annotated):
+            new = top_fraction_positives(prob[k], weight[k], base.slices, gamma)
+            target[k][new] = 1
+            weight[k][new] = 1.0
+        return PseudoLabel(case.id, target, weight, base.slices.copy(), multilabel=True)
