@@ -74,7 +74,7 @@ def test_two_segmenters_give_separate_lines():
 
 
 def test_plot_writes_a_png_with_one_panel_per_class_plus_mean(tmp_path):
-    out = plot_metric_vs_param(_rows(), "weak.alpha", out_png=tmp_path / "fig" / "alpha.png")
+    out = plot_metric_vs_param(_rows(), "weak.alpha", "dice", tmp_path / "fig" / "alpha.png")
     assert out.exists()
     with Image.open(out) as img:
         width, height = img.size

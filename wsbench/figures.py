@@ -90,15 +90,17 @@ def plot_metric_vs_param(
     rows: Sequence[dict[str, Any]],
     param: str,
     metric_prefix: str = "dice",
-    *,
-    out_png: Path,
+    out_png: Path | str | None = None,
 ) -> Path:
     """Draw a metric versus a swept parameter, as Fig. 3 of Petit et al. (SMILE, 2018).
 
     One panel per class (``<prefix>/<class>``) plus one for the class mean
     (``<prefix>``), one line per method (labeler, or labeler / segmenter when several
-    segmenters appear), error bars = sample std over seeds. Returns ``out_png``.
+    segmenters appear), error bars = sample std over seeds. Writes and returns
+    ``out_png`` (required; it has a default only to follow ``metric_prefix``).
     """
+    if out_png is None:
+        raise TypeError("plot_metric_vs_param() needs out_png, the path of the PNG to write")
     points = metric_vs_param_table(rows, param, metric_prefix)
     panels = metric_panels(_usable(rows, param), metric_prefix)
     methods = list(dict.fromkeys(p.method for p in points))
