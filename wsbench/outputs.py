@@ -48,11 +48,11 @@ def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.nda
     k = max(int(gt.max()), int(pred.max()), 1)
     for z in order:
         fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3 * (len(panels) + 1), 3.2))
-        axes[0].imshow(image[z], cmap="gray")
+        axes[0].imshow(_radiological(image[z]), cmap="gray")
         axes[0].set_title(f"{case.id} z={z}")
         for ax, (title, mask) in zip(axes[1:], panels):
-            ax.imshow(image[z], cmap="gray")
-            shown = np.ma.masked_equal(mask[z], 0)
+            ax.imshow(_radiological(image[z]), cmap="gray")
+            shown = np.ma.masked_equal(_radiological(mask[z]), 0)
             ax.imshow(shown, cmap="tab10", vmin=0, vmax=max(k, 9), alpha=0.5,
                       interpolation="nearest")
             ax.set_title(title)
@@ -65,6 +65,12 @@ def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.nda
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _radiological(slice_yx: np.ndarray) -> np.ndarray:
+    """RAS+ (y: posterior->anterior, x: left->right) to the radiological view: anterior at
+    the top, the patient's right on the left of the picture."""
+    return slice_yx[::-1, ::-1]
 
 
 def _finite(obj: Any) -> Any:
