@@ -65,6 +65,7 @@ def build_rows(records: Iterable[dict[str, Any]], reported: Sequence[Reported] =
         row["pct_oracle"] = _pct_oracle(row, rows)
         match = _reported_for(row, reported)
         row["reported"] = match.value if match else math.nan
+        row["reported_dataset"] = match.dataset if match else ""
         row["reported_source"] = match.source if match else ""
     rows.extend(_reported_only(rows, reported))
     rows.sort(key=lambda r: (r["dataset"], r["target"], json.dumps(r["sweep"], sort_keys=True),
@@ -99,12 +100,14 @@ def _pct_oracle(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> float:
 
 
 def _reported_for(row: dict[str, Any], reported: Sequence[Reported]) -> Reported | None:
-    for r in reported:
-        if (r.dataset, r.target, r.labeler, r.segmenter, r.metric) == (
-                row["dataset"], row["target"], row["labeler"], row["segmenter"], "dice") and all(
-                str(row["sweep"].get(k)) == str(v) for k, v in r.params.items()):
-            return r
-    return None
+    """The paper's number for this row: same dataset first, else the same target on the
+    paper's own dataset (shown with that dataset's name, e.g. a phantom row beside LiTS)."""
+    matches = [r for r in reported
+               if (r.target, r.labeler, r.segmenter, r.metric) == (
+                   row["target"], row["labeler"], row["segmenter"], "dice")
+               and all(str(row["sweep"].get(k)) == str(v) for k, v in r.params.items())]
+    matches.sort(key=lambda r: r.dataset != row["dataset"])
+    return matches[0] if matches else None
 
 
 def _reported_only(rows: Sequence[dict[str, Any]], reported: Sequence[Reported]):
@@ -112,14 +115,17 @@ def _reported_only(rows: Sequence[dict[str, Any]], reported: Sequence[Reported])
     present = {(r["dataset"], r["target"]) for r in rows}
     have = {(r["dataset"], r["target"], r["labeler"], r["segmenter"]) for r in rows}
     out = []
-    for r in reported:
-        if (r.dataset, r.target) in present and (r.dataset, r.target, r.labeler,
-                                                 r.segmenter) not in have and r.metric == "dice":
-            out.append({"dataset": r.dataset, "target": r.target, "protocol": "",
+    for dataset, target in sorted(present):
+        for r in reported:
+            if r.target != target or r.metric != "dice" or (
+                    dataset, target, r.labeler, r.segmenter) in have:
+                continue
+            out.append({"dataset": dataset, "target": r.target, "protocol": "",
                         "labeler": r.labeler, "segmenter": r.segmenter, "sweep": dict(r.params),
                         "seeds": [], "n_cases": 0, "failed": 0, "version": "reported only",
                         "baseline": False, "dice_mean": math.nan, "pseudo_dice": math.nan,
                         "pct_oracle": math.nan, "reported": r.value,
+                        "reported_dataset": r.dataset,
                         "reported_source": r.source + (f" ({r.note})" if r.note else "")})
     return out
 
@@ -160,6 +166,9 @@ def cell_text(row: dict[str, Any], key: str) -> str:
         return str(len(value)) if value else "–"
     if key == "pct_oracle":
         return f"{value:.0f} %" if _finite(value) else "–"
+    if key == "reported" and _finite(value):
+        where = row.get("reported_dataset", "")
+        return f"{value:.3f}" + (f" ({where})" if where and where != row["dataset"] else "")
     if isinstance(value, float):
         return f"{value:.3f}" if _finite(value) else "–"
     return str(value if value is not None else "")
