@@ -78,8 +78,9 @@ def test_bench_hd95_assd(benchmark, size, peer):
     pred, gt = ellipsoids(shape, spacing, seed=0)
     fn, rounds = PEERS[peer]
     benchmark.group = f"hd95+assd {size}"
-    hd, sd = benchmark.pedantic(fn, args=(pred, gt, spacing), rounds=rounds, iterations=1,
-                                warmup_rounds=0)
+    hd, sd = benchmark.pedantic(
+        fn, args=(pred, gt, spacing), rounds=rounds, iterations=1, warmup_rounds=0
+    )
     reference = ours(pred, gt, spacing)
     assert sd == pytest.approx(reference[1], rel=1e-5)  # every peer agrees on ASSD
     assert hd == pytest.approx(reference[0], rel=1e-5) or peer == "monai"

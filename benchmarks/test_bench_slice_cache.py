@@ -62,10 +62,13 @@ def test_slice_cache_vs_nibabel(benchmark, setup):
     benchmark(lambda: cached_item(cache, ds, info, task, int(next(counter))))
     cached = benchmark.stats.stats.median
     ratio = float(np.median(peer)) / cached
-    benchmark.extra_info.update(nibabel_median_s=float(np.median(peer)), cached_median_s=cached,
-                                speedup=ratio)
-    print(f"\nslice cache: {cached * 1e3:.3f} ms/item, nibabel re-read: "
-          f"{np.median(peer) * 1e3:.1f} ms/item, speedup {ratio:.0f}x (goal >= 20x)")
+    benchmark.extra_info.update(
+        nibabel_median_s=float(np.median(peer)), cached_median_s=cached, speedup=ratio
+    )
+    print(
+        f"\nslice cache: {cached * 1e3:.3f} ms/item, nibabel re-read: "
+        f"{np.median(peer) * 1e3:.1f} ms/item, speedup {ratio:.0f}x (goal >= 20x)"
+    )
     # same pixels both ways (the cache holds RAS+ (Z, Y, X); this affine is already RAS+)
     image, label = nibabel_item(root, 5)
     cached_image, cached_label = cached_item(cache, ds, info, task, 5)

@@ -26,8 +26,20 @@ def cli(tmp_path, monkeypatch):
 
 
 def _run_args(tmp_path, *extra):
-    return ["run", "--dataset", "toy", "--labeler", "toy-oracle", "--segmenter", "toy-threshold",
-            "--device", "cpu", "--out", str(tmp_path / "out"), *extra]
+    return [
+        "run",
+        "--dataset",
+        "toy",
+        "--labeler",
+        "toy-oracle",
+        "--segmenter",
+        "toy-threshold",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "out"),
+        *extra,
+    ]
 
 
 def test_run_prints_leaderboard_and_writes_tables(cli, tmp_path):
@@ -42,14 +54,17 @@ def test_run_prints_leaderboard_and_writes_tables(cli, tmp_path):
     assert (board / "toy.csv").exists()
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--labeler", "nope"], "unknown labeler 'nope'; valid labelers are:"),
-    (["--set", "train.epochs=many"], "train.epochs='many' is not a valid int"),
-    (["--set", "toy-threshold.explode=maybe"], "is not a valid bool"),
-    (["--sweep", "weak.alpha"], "must look like KEY=VALUE"),
-    (["--target", "spleen"], "--target 'spleen' is not a target of dataset 'toy'"),
-    (["--weak", "nonsense"], "unknown protocol 'nonsense'"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--labeler", "nope"], "unknown labeler 'nope'; valid labelers are:"),
+        (["--set", "train.epochs=many"], "train.epochs='many' is not a valid int"),
+        (["--set", "toy-threshold.explode=maybe"], "is not a valid bool"),
+        (["--sweep", "weak.alpha"], "must look like KEY=VALUE"),
+        (["--target", "spleen"], "--target 'spleen' is not a target of dataset 'toy'"),
+        (["--weak", "nonsense"], "unknown protocol 'nonsense'"),
+    ],
+)
 def test_bad_input_is_one_clear_line(cli, tmp_path, args, fragment):
     res = cli(*_run_args(tmp_path, *args))
     assert res.exit_code == 2
@@ -75,8 +90,21 @@ def test_corrupt_nifti_is_named(cli, tmp_path):
     victims = sorted(data.glob("volume-*.nii*"))
     for victim in victims:  # truncated: whichever the split loads first must be named
         victim.write_bytes(victim.read_bytes()[:200])
-    res = cli("run", "--dataset", "lits", "--data-dir", str(data), "--labeler", "box-fill",
-              "--segmenter", "toy-threshold", "--device", "cpu", "--out", str(tmp_path / "o"))
+    res = cli(
+        "run",
+        "--dataset",
+        "lits",
+        "--data-dir",
+        str(data),
+        "--labeler",
+        "box-fill",
+        "--segmenter",
+        "toy-threshold",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert res.exit_code == 1
     assert any(v.name in res.output and "truncated" in res.output for v in victims), res.output
 

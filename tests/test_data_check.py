@@ -36,8 +36,14 @@ def test_records_are_json_lines_with_patient_level_splits(tmp_path):
     assert errors == [] and len(records) == 6
     lines = [json.dumps(r) for r in records]  # what --json prints
     first = json.loads(lines[0])
-    assert first == {"id": "p0_0", "patient": "p0", "split": first["split"], "shape": [1, 8, 9],
-                     "spacing": [1.0, 1.0, 1.0], "voxels": {"0": 70, "1": 2}}
+    assert first == {
+        "id": "p0_0",
+        "patient": "p0",
+        "split": first["split"],
+        "shape": [1, 8, 9],
+        "spacing": [1.0, 1.0, 1.0],
+        "voxels": {"0": 70, "1": 2},
+    }
     assert [r["voxels"]["1"] for r in records] == [2, 4, 6, 8, 10, 12]
     split_of_patient: dict[str, set] = {}
     for r in records:

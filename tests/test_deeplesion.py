@@ -15,22 +15,46 @@ from wsbench.data.splits import split_cases
 from wsbench.errors import DataError
 
 H, W = 24, 32
-HEADER = ["File_name", "Patient_index", "Study_index", "Series_ID", "Key_slice_index",
-          "Measurement_coordinates", "Bounding_boxes", "Lesion_diameters_Pixel_",
-          "Normalized_lesion_location", "Coarse_lesion_type", "Possibly_noisy", "Slice_range",
-          "Spacing_mm_px_", "Image_size", "DICOM_windows", "Patient_gender", "Patient_age",
-          "Train_Val_Test"]
+HEADER = [
+    "File_name",
+    "Patient_index",
+    "Study_index",
+    "Series_ID",
+    "Key_slice_index",
+    "Measurement_coordinates",
+    "Bounding_boxes",
+    "Lesion_diameters_Pixel_",
+    "Normalized_lesion_location",
+    "Coarse_lesion_type",
+    "Possibly_noisy",
+    "Slice_range",
+    "Spacing_mm_px_",
+    "Image_size",
+    "DICOM_windows",
+    "Patient_gender",
+    "Patient_age",
+    "Train_Val_Test",
+]
 # (series, key slice, long-axis x1 y1 x2 y2 + short-axis x3 y3 x4 y4, box x0 y0 x1 y1, split)
 LESIONS = [
-    ("000001_01_01", 109, "10.5, 8.0, 20.5, 12.0, 15.0, 7.5, 14.0, 13.0",
-     "9.5, 6.5, 21.5, 14.0", 1),
+    (
+        "000001_01_01",
+        109,
+        "10.5, 8.0, 20.5, 12.0, 15.0, 7.5, 14.0, 13.0",
+        "9.5, 6.5, 21.5, 14.0",
+        1,
+    ),
     ("000001_01_01", 109, "3.0, 3.0, 6.0, 6.0, 4.0, 6.0, 6.0, 4.0", "2.0, 2.0, 7.0, 7.0", 1),
     ("000001_02_01", 50, "5.0, 5.0, 9.0, 9.0, 6.0, 9.0, 9.0, 6.0", "4.0, 4.0, 10.0, 10.0", 1),
     ("000002_01_01", 20, "5.0, 5.0, 9.0, 9.0, 6.0, 9.0, 9.0, 6.0", "4.0, 4.0, 10.0, 10.0", 2),
     ("000003_01_01", 30, "5.0, 5.0, 9.0, 9.0, 6.0, 9.0, 9.0, 6.0", "4.0, 4.0, 10.0, 10.0", 3),
 ]
-SLICES = {"000001_01_01": [108, 109, 110], "000001_02_01": [50], "000002_01_01": [19, 20, 21],
-          "000003_01_01": [29, 30, 31]}
+SLICES = {
+    "000001_01_01": [108, 109, 110],
+    "000001_02_01": [50],
+    "000002_01_01": [19, 20, 21],
+    "000003_01_01": [29, 30, 31],
+}
 
 
 def hu_slice(series: str, index: int) -> np.ndarray:
@@ -52,9 +76,28 @@ def write_deeplesion(root: Path, spacing: str = "0.7, 0.8, 5") -> Path:
         writer.writerow(HEADER)
         for series, key, coords, box, split in LESIONS:
             patient, study, ser = series.split("_")
-            writer.writerow([f"{series}_{key:03d}.png", int(patient), int(study), int(ser), key,
-                             coords, box, "11.2, 5.6", "0.5, 0.5, 0.5", 3, 0, f"{key-5}, {key+5}",
-                             spacing, f"{H}, {W}", "-175, 275", "F", 51, split])
+            writer.writerow(
+                [
+                    f"{series}_{key:03d}.png",
+                    int(patient),
+                    int(study),
+                    int(ser),
+                    key,
+                    coords,
+                    box,
+                    "11.2, 5.6",
+                    "0.5, 0.5, 0.5",
+                    3,
+                    0,
+                    f"{key - 5}, {key + 5}",
+                    spacing,
+                    f"{H}, {W}",
+                    "-175, 275",
+                    "F",
+                    51,
+                    split,
+                ]
+            )
     return root
 
 
@@ -63,12 +106,19 @@ def test_cases_splits_hu_and_spacing(tmp_path):
     before = folder_digest(root)
     ds = DeepLesionDataset(data_dir=root)
     infos = ds.list_cases()
-    assert [c.id for c in infos] == ["000001_01_01_109", "000001_02_01_050", "000002_01_01_020",
-                                     "000003_01_01_030"]
+    assert [c.id for c in infos] == [
+        "000001_01_01_109",
+        "000001_02_01_050",
+        "000002_01_01_020",
+        "000003_01_01_030",
+    ]
     assert [c.patient for c in infos] == ["1", "1", "2", "3"]
     splits = split_cases(infos, seed=123)  # the dataset's own split wins over the seed
     assert {k: [c.id[:6] for c in v] for k, v in splits.items()} == {
-        "train": ["000001", "000001"], "val": ["000002"], "test": ["000003"]}
+        "train": ["000001", "000001"],
+        "val": ["000002"],
+        "test": ["000003"],
+    }
     case = ds.load_case(infos[0], ds.tasks()["lesion"])
     np.testing.assert_array_equal(case.image[0], hu_slice("000001_01_01", 109))
     assert case.image.dtype == np.float32 and case.shape == (1, H, W)
@@ -144,12 +194,16 @@ def test_eight_bit_pngs_zero_spacing_and_bad_coordinates(tmp_path):
         ds.load_case(ds.list_cases()[0], ds.tasks()["lesion"])
     root = write_deeplesion(tmp_path / "b")
     Image.fromarray(np.zeros((H, W), np.uint8)).save(
-        root / "Images_png" / "000002_01_01" / "020.png")
+        root / "Images_png" / "000002_01_01" / "020.png"
+    )
     ds = DeepLesionDataset(data_dir=root)
     with pytest.raises(DataError, match="not 16-bit"):
         ds.load_case(ds.list_cases()[2], ds.tasks()["lesion"])
-    text = (root / "DL_info.csv").read_text().replace("3.0, 3.0, 6.0, 6.0, 4.0, 6.0, 6.0, 4.0",
-                                                       "3.0, 3.0")
+    text = (
+        (root / "DL_info.csv")
+        .read_text()
+        .replace("3.0, 3.0, 6.0, 6.0, 4.0, 6.0, 6.0, 4.0", "3.0, 3.0")
+    )
     (root / "DL_info.csv").write_text(text)
     with pytest.raises(DataError, match="Measurement_coordinates"):
         ds.load_case(ds.list_cases()[0], ds.tasks()["lesion"])

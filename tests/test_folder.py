@@ -44,8 +44,9 @@ def write_pictures(root: Path, *, binary: bool = False) -> Path:
 def test_two_class_pictures_patients_and_counts(tmp_path):
     root = write_pictures(tmp_path / "mine")
     before = folder_digest(root)
-    ds = FolderDataset(data_dir=root, classes="liver,tumour", patient_regex=r"^(p\d+)_",
-                       pixel_spacing=0.5)
+    ds = FolderDataset(
+        data_dir=root, classes="liver,tumour", patient_regex=r"^(p\d+)_", pixel_spacing=0.5
+    )
     infos = ds.list_cases()
     assert len(infos) == 8 and {c.patient for c in infos} == {"p1", "p2", "p3", "p4"}
     splits = split_cases(infos, seed=0)
@@ -100,8 +101,12 @@ def test_bad_files_give_one_line_each(tmp_path):
     before = folder_digest(root)
     records, errors = check_dataset(FolderDataset(data_dir=root, classes="liver,tumour"))
     assert len(records) == 4
-    causes = [("p1_img1", "missing mask"), ("p1_img2", "shape"),
-              ("p2_img1", "unknown label value"), ("p2_img2", "truncated")]
+    causes = [
+        ("p1_img1", "missing mask"),
+        ("p1_img2", "shape"),
+        ("p2_img1", "unknown label value"),
+        ("p2_img2", "truncated"),
+    ]
     assert len(errors) == 4
     for (stem, cause), line in zip(causes, errors):
         assert stem in line and cause in line and "\n" not in line

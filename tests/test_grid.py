@@ -13,15 +13,19 @@ def test_unknown_labeler_lists_valid_names(toy_registry):
     assert "toy-oracle" in str(err.value)
 
 
-@pytest.mark.parametrize("sets, fragment", [
-    ({"train.epochs": "abc"}, "train.epochs='abc' is not a valid int"),
-    ({"bogus.x": "1"}, "unknown scope 'bogus'"),
-    ({"toy-threshold.nope": "1"}, "has no parameter 'nope'"),
-    ({"train.nope": "1"}, "train.nope is not a training parameter"),
-])
+@pytest.mark.parametrize(
+    "sets, fragment",
+    [
+        ({"train.epochs": "abc"}, "train.epochs='abc' is not a valid int"),
+        ({"bogus.x": "1"}, "unknown scope 'bogus'"),
+        ({"toy-threshold.nope": "1"}, "has no parameter 'nope'"),
+        ({"train.nope": "1"}, "train.nope is not a training parameter"),
+    ],
+)
 def test_bad_set_values(toy_registry, sets, fragment):
-    spec = RunSpec(datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",),
-                   sets=sets)
+    spec = RunSpec(
+        datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",), sets=sets
+    )
     with pytest.raises(ParameterError) as err:
         plan(spec, toy_registry)
     assert fragment in str(err.value)
@@ -36,25 +40,39 @@ def test_assignment_syntax_errors():
 
 
 def test_cells_expand_over_seeds_and_sweeps(toy_registry):
-    spec = RunSpec(datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",),
-                   seeds=(0, 1, 2), sweeps={"toy.n_cases": ["4", "5"]})
+    spec = RunSpec(
+        datasets=("toy",),
+        labelers=("toy-oracle",),
+        segmenters=("toy-threshold",),
+        seeds=(0, 1, 2),
+        sweeps={"toy.n_cases": ["4", "5"]},
+    )
     p = plan(spec, toy_registry)
     assert len(p.cells) == 6
     assert len({c.id for c in p.cells}) == 6
 
 
 def test_incompatible_labeler_is_skipped_with_reason(toy_registry):
-    spec = RunSpec(datasets=("toy",), labelers=("toy-oracle", "box-fill"),
-                   segmenters=("toy-threshold",), weak="tags")
+    spec = RunSpec(
+        datasets=("toy",),
+        labelers=("toy-oracle", "box-fill"),
+        segmenters=("toy-threshold",),
+        weak="tags",
+    )
     p = plan(spec, toy_registry)
     assert {c.labeler for c in p.cells} == {"toy-oracle"}
-    (what, why), = p.skipped
+    ((what, why),) = p.skipped
     assert what == "toy/box-fill" and "consumes box" in why
 
 
 def test_unrelated_set_does_not_change_cell_ids(toy_registry):
     base = RunSpec(datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",))
-    other = RunSpec(datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",),
-                    sets={"box.looseness": "0.1"})
-    assert [c.id for c in plan(base, toy_registry).cells] == \
-        [c.id for c in plan(other, toy_registry).cells]
+    other = RunSpec(
+        datasets=("toy",),
+        labelers=("toy-oracle",),
+        segmenters=("toy-threshold",),
+        sets={"box.looseness": "0.1"},
+    )
+    assert [c.id for c in plan(base, toy_registry).cells] == [
+        c.id for c in plan(other, toy_registry).cells
+    ]

@@ -37,13 +37,23 @@ def masks() -> dict[str, np.ndarray]:
     return {"liver": liver, "livertumor01": t1, "livertumor02": t2, "portalvein": vein}
 
 
-def write_series(folder: Path, stored: np.ndarray, *, intercept: float = 0.0,
-                 z_positions: list[float] | None = None, spacing=(DY, DX)) -> None:
+def write_series(
+    folder: Path,
+    stored: np.ndarray,
+    *,
+    intercept: float = 0.0,
+    z_positions: list[float] | None = None,
+    spacing=(DY, DX),
+) -> None:
     z_positions = z_positions or [-50.0 + k * DZ for k in range(len(stored))]
     for k, pixels in enumerate(stored):
-        write_slice(folder / f"image_{NAME_ORDER[k] if len(stored) == N else k}", pixels,
-                    position=(-30.0, -20.0, z_positions[k]), spacing=spacing,
-                    intercept=intercept)
+        write_slice(
+            folder / f"image_{NAME_ORDER[k] if len(stored) == N else k}",
+            pixels,
+            position=(-30.0, -20.0, z_positions[k]),
+            spacing=spacing,
+            intercept=intercept,
+        )
 
 
 def write_patient(root: Path, n: int) -> Path:
@@ -87,7 +97,10 @@ def test_folders_give_hu_ras_spacing_and_merged_tumours(data, tmp_path):
     tumour = m["livertumor01"] | m["livertumor02"]
     liver = m["liver"] | tumour
     assert np.bincount(case.label.ravel(), minlength=3).tolist() == [
-        int((~liver).sum()), int((liver & ~tumour).sum()), int(tumour.sum())]
+        int((~liver).sum()),
+        int((liver & ~tumour).sum()),
+        int(tumour.sum()),
+    ]
     np.testing.assert_array_equal(case.label == 2, expected_ras(tumour))
     assert case.meta["tumour_masks"] == ["livertumor01", "livertumor02"]
     # the affine maps voxel (0, 0, 0) of the stored grid to the first slice's position in RAS
@@ -147,25 +160,42 @@ def test_bad_series_give_one_line_each(tmp_path):
         write_patient(root, n)
     shutil.rmtree(root / "3Dircadb1.1" / "PATIENT_DICOM")  # empty series
     (root / "3Dircadb1.1" / "PATIENT_DICOM").mkdir()
-    write_series(root / "3Dircadb1.2" / "PATIENT_DICOM", stored_volume(),  # zero spacing
-                 z_positions=[0.0, 1.0, 1.0, 2.0, 3.0])
+    write_series(
+        root / "3Dircadb1.2" / "PATIENT_DICOM",
+        stored_volume(),  # zero spacing
+        z_positions=[0.0, 1.0, 1.0, 2.0, 3.0],
+    )
     shutil.rmtree(root / "3Dircadb1.3" / "MASKS_DICOM" / "liver")  # missing mask
     shutil.rmtree(root / "3Dircadb1.4" / "MASKS_DICOM" / "livertumor01")  # shape mismatch
-    write_series(root / "3Dircadb1.4" / "MASKS_DICOM" / "livertumor01",
-                 np.zeros((N, ROWS, COLS + 2), np.uint8))
-    write_series(root / "3Dircadb1.5" / "MASKS_DICOM" / "liver",  # unknown label value
-                 np.full((N, ROWS, COLS), 128, np.uint8))
+    write_series(
+        root / "3Dircadb1.4" / "MASKS_DICOM" / "livertumor01",
+        np.zeros((N, ROWS, COLS + 2), np.uint8),
+    )
+    write_series(
+        root / "3Dircadb1.5" / "MASKS_DICOM" / "liver",  # unknown label value
+        np.full((N, ROWS, COLS), 128, np.uint8),
+    )
     victim = root / "3Dircadb1.6" / "PATIENT_DICOM" / "image_2"  # truncated
     victim.write_bytes(victim.read_bytes()[:-50])
-    write_series(root / "3Dircadb1.7" / "PATIENT_DICOM", stored_volume(),  # zero pixel spacing
-                 spacing=(0.0, DX))
+    write_series(
+        root / "3Dircadb1.7" / "PATIENT_DICOM",
+        stored_volume(),  # zero pixel spacing
+        spacing=(0.0, DX),
+    )
     before = folder_digest(root)
     records, errors = check_dataset(IrcadbDataset(data_dir=root, cache_dir=str(tmp_path / "c")))
     assert [r["id"] for r in records] == ["3Dircadb1.8"]
     assert records[0]["shape"] == [N, ROWS, COLS]
     assert records[0]["spacing"] == pytest.approx([DZ, DY, DX])
-    causes = ["empty series", "zero slice spacing", "missing mask", "shape", "unknown label value",
-              "truncated", "NaN or not positive"]
+    causes = [
+        "empty series",
+        "zero slice spacing",
+        "missing mask",
+        "shape",
+        "unknown label value",
+        "truncated",
+        "NaN or not positive",
+    ]
     assert len(errors) == len(causes)
     for n, (cause, line) in enumerate(zip(causes, errors), start=1):
         assert f"3Dircadb1.{n}" in line and cause in line and "\n" not in line

@@ -8,19 +8,42 @@ from wsbench.api import Reported
 from wsbench.leaderboard import build_rows, cell_text, columns, to_markdown, write
 
 
-def _rec(labeler, seed, dices, *, version="0.1.0", sweep=None, segmenter="unet", status="done",
-         dataset="synthetic"):
+def _rec(
+    labeler,
+    seed,
+    dices,
+    *,
+    version="0.1.0",
+    sweep=None,
+    segmenter="unet",
+    status="done",
+    dataset="synthetic",
+):
     return {
-        "id": f"{labeler}-{seed}-{version}-{sweep}", "dataset": dataset, "target": "tumor",
-        "protocol": "box", "labeler": labeler, "segmenter": segmenter, "seed": seed,
-        "sweep": sweep or {}, "status": status, "error": None if status == "done" else "boom",
+        "id": f"{labeler}-{seed}-{version}-{sweep}",
+        "dataset": dataset,
+        "target": "tumor",
+        "protocol": "box",
+        "labeler": labeler,
+        "segmenter": segmenter,
+        "seed": seed,
+        "sweep": sweep or {},
+        "status": status,
+        "error": None if status == "done" else "boom",
         "metrics": {"dice": sum(dices) / len(dices)},
-        "per_case": [{"case": f"c{i}", "dice": d, "hd95": 2.0 * (1 - d)} for i, d in
-                     enumerate(dices)],
+        "per_case": [
+            {"case": f"c{i}", "dice": d, "hd95": 2.0 * (1 - d)} for i, d in enumerate(dices)
+        ],
         "pseudo": {"dice": 0.5},
-        "provenance": {"wsbench": "0.1.0", "profile": "quick", "overrides": {},
-                       "plugins": {"labeler": {"name": labeler, "version": version},
-                                   "segmenter": {"name": segmenter, "version": "0.1.0"}}},
+        "provenance": {
+            "wsbench": "0.1.0",
+            "profile": "quick",
+            "overrides": {},
+            "plugins": {
+                "labeler": {"name": labeler, "version": version},
+                "segmenter": {"name": segmenter, "version": "0.1.0"},
+            },
+        },
     }
 
 
@@ -34,16 +57,23 @@ def test_mean_std_pooled_over_cases_and_seeds():
 
 
 def test_versions_are_never_merged_and_failures_are_counted():
-    rows = build_rows([_rec("acol", 0, [0.5]), _rec("acol", 1, [0.7], version="0.2.0"),
-                       _rec("acol", 2, [0.1], status="failed")])
+    rows = build_rows(
+        [
+            _rec("acol", 0, [0.5]),
+            _rec("acol", 1, [0.7], version="0.2.0"),
+            _rec("acol", 2, [0.1], status="failed"),
+        ]
+    )
     assert len(rows) == 2
     assert sorted(r["dice_mean"] for r in rows) == [0.5, 0.7]
     assert sum(r["failed"] for r in rows) == 1
 
 
 def test_percent_of_oracle_and_reported_numbers():
-    reported = [Reported("lits", "tumor", "acol", "unet", "dice", 0.658, "Paper, Table 2"),
-                Reported("lits", "tumor", "wssl", "unet", "dice", 0.632, "Paper, Table 1")]
+    reported = [
+        Reported("lits", "tumor", "acol", "unet", "dice", 0.658, "Paper, Table 2"),
+        Reported("lits", "tumor", "wssl", "unet", "dice", 0.632, "Paper, Table 1"),
+    ]
     rows = build_rows([_rec("oracle", 0, [0.8]), _rec("acol", 0, [0.6])], reported)
     by = {r["labeler"]: r for r in rows}
     assert by["acol"]["pct_oracle"] == pytest.approx(75.0)
@@ -54,9 +84,12 @@ def test_percent_of_oracle_and_reported_numbers():
 
 
 def test_sweep_becomes_a_column_and_a_figure(tmp_path):
-    recs = [_rec(lab, s, [d + 0.1 * s], sweep={"weak.alpha": a})
-            for lab, d in (("partial", 0.3), ("smile", 0.6))
-            for a in ("0", "0.5") for s in (0, 1)]
+    recs = [
+        _rec(lab, s, [d + 0.1 * s], sweep={"weak.alpha": a})
+        for lab, d in (("partial", 0.3), ("smile", 0.6))
+        for a in ("0", "0.5")
+        for s in (0, 1)
+    ]
     rows = build_rows(recs)
     assert ("alpha", "sweep:weak.alpha") in columns(rows)
     written = write(rows, recs, tmp_path)

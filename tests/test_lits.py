@@ -25,8 +25,15 @@ def _write(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
     return path
 
 
-def _pair(root: Path, number: int, *, folder: str = "", ext: str = ".nii", lps: bool = False,
-          seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair(
+    root: Path,
+    number: int,
+    *,
+    folder: str = "",
+    ext: str = ".nii",
+    lps: bool = False,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Write volume-N + segmentation-N; return (volume, segmentation, affine) as stored."""
     rng = np.random.default_rng(seed)
     volume = rng.integers(-200, 200, SHAPE_XYZ).astype(np.int16)
@@ -186,7 +193,8 @@ def test_phantom_written_as_lits_reads_back(tmp_path):
     params = {"n_patients": 2, "size": 40, "n_slices": 6}
     paths = write_lits_layout(tmp_path / "synth", **params)
     assert sorted(p.name for p in paths) == sorted(
-        f"{stem}-{i}.nii" for stem in ("volume", "segmentation", "organs") for i in range(2))
+        f"{stem}-{i}.nii" for stem in ("volume", "segmentation", "organs") for i in range(2)
+    )
     phantom = SyntheticDataset(**params)
     ds = LitsDataset(data_dir=tmp_path / "synth")
     assert set(ds.tasks()) == {"tumor", "liver", "organs"}

@@ -129,7 +129,9 @@ def test_empty_policy():
     blob = empty.copy()
     blob[1:3, 2:6, 3:7] = True
     both = metrics.compute_all(empty, empty, (2.0, 1.0, 1.0))
-    assert {k: both[k] for k in metrics.OVERLAP_METRICS} == dict.fromkeys(metrics.OVERLAP_METRICS, 1.0)
+    assert {k: both[k] for k in metrics.OVERLAP_METRICS} == dict.fromkeys(
+        metrics.OVERLAP_METRICS, 1.0
+    )
     assert both["hd95"] == both["assd"] == both["ahd"] == 0.0
     for pred, gt in ((empty, blob), (blob, empty)):
         one = metrics.compute_all(pred, gt, (2.0, 1.0, 1.0))
@@ -141,7 +143,11 @@ def test_empty_policy():
 
 
 def test_summarize_leaves_nan_out_and_counts_it():
-    rows = [{"dice": 0.5, "hd95": 2.0}, {"dice": 0.0, "hd95": float("nan")}, {"dice": 1.0, "hd95": 4.0}]
+    rows = [
+        {"dice": 0.5, "hd95": 2.0},
+        {"dice": 0.0, "hd95": float("nan")},
+        {"dice": 1.0, "hd95": 4.0},
+    ]
     summary = metrics.summarize(rows)
     assert summary["dice"]["mean"] == pytest.approx(0.5) and summary["dice"]["n_nan"] == 0
     assert summary["hd95"]["mean"] == pytest.approx(3.0)

@@ -43,14 +43,22 @@ def write_liver(root: Path, n: int = 5) -> Path:
         image, label = volume(i)
         save(image, root / "imagesTr" / f"liver_{i}.nii.gz")
         save(label, root / "labelsTr" / f"liver_{i}.nii.gz")
-        training.append({"image": f"./imagesTr/liver_{i}.nii.gz",
-                         "label": f"./labelsTr/liver_{i}.nii.gz"})
+        training.append(
+            {"image": f"./imagesTr/liver_{i}.nii.gz", "label": f"./labelsTr/liver_{i}.nii.gz"}
+        )
     save(volume(99)[0], root / "imagesTs" / "liver_99.nii.gz")
     (root / "imagesTr" / "._liver_0.nii.gz").write_bytes(b"macOS resource fork")
-    (root / "dataset.json").write_text(json.dumps({
-        "name": "Liver", "labels": {"0": "background", "1": "liver", "2": "cancer"},
-        "numTraining": n, "training": training, "test": ["./imagesTs/liver_99.nii.gz"],
-    }))
+    (root / "dataset.json").write_text(
+        json.dumps(
+            {
+                "name": "Liver",
+                "labels": {"0": "background", "1": "liver", "2": "cancer"},
+                "numTraining": n,
+                "training": training,
+                "test": ["./imagesTs/liver_99.nii.gz"],
+            }
+        )
+    )
     return root
 
 
@@ -60,10 +68,16 @@ def write_nnunet(root: Path) -> Path:
         image, label = volume(i)
         save(image, root / "imagesTr" / f"pan_{i:03d}_0000.nii.gz", np.diag([1.0, 1, 2, 1]))
         save(label, root / "labelsTr" / f"pan_{i:03d}.nii.gz", np.diag([1.0, 1, 2, 1]))
-    (root / "dataset.json").write_text(json.dumps({
-        "channel_names": {"0": "CT"}, "labels": {"background": 0, "pancreas": 1, "tumour": 2},
-        "numTraining": 3, "file_ending": ".nii.gz",
-    }))
+    (root / "dataset.json").write_text(
+        json.dumps(
+            {
+                "channel_names": {"0": "CT"},
+                "labels": {"background": 0, "pancreas": 1, "tumour": 2},
+                "numTraining": 3,
+                "file_ending": ".nii.gz",
+            }
+        )
+    )
     return root
 
 
@@ -133,8 +147,13 @@ def _breaks(root: Path) -> dict[str, str]:
     save(bad, root / "labelsTr" / "liver_3.nii.gz")
     path = root / "imagesTr" / "liver_4.nii.gz"
     path.write_bytes(path.read_bytes()[:200])
-    return {"liver_0": "shape", "liver_1": "affine", "liver_2": "missing mask",
-            "liver_3": "unknown label value", "liver_4": "truncated"}
+    return {
+        "liver_0": "shape",
+        "liver_1": "affine",
+        "liver_2": "missing mask",
+        "liver_3": "unknown label value",
+        "liver_4": "truncated",
+    }
 
 
 def test_bad_files_give_one_line_each(tmp_path):

@@ -1,7 +1,8 @@
 """pyproject.toml lists every package folder, and the pins the project relies on."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,9 +13,13 @@ def _pyproject():
 
 def test_every_package_folder_is_listed():
     listed = set(_pyproject()["tool"]["setuptools"]["packages"])
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("wsbench/**/__init__.py")}
-    found |= {"wsbench_plugins" + "".join("." + s for s in p.parent.relative_to(ROOT / "plugins").parts)
-              for p in (ROOT / "plugins").glob("**/__init__.py")}
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("wsbench/**/__init__.py")
+    }
+    found |= {
+        "wsbench_plugins" + "".join("." + s for s in p.parent.relative_to(ROOT / "plugins").parts)
+        for p in (ROOT / "plugins").glob("**/__init__.py")
+    }
     assert found - listed == set(), "add these to [tool.setuptools] packages"
 
 

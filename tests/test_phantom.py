@@ -55,19 +55,25 @@ def test_patients_differ(quick_phantoms):
     assert not np.array_equal(quick_phantoms[0].labels, quick_phantoms[1].labels)
 
 
-@pytest.mark.parametrize("value, lo, hi", [
-    (1, 45, 75),      # liver
-    (3, 28, 52),      # pancreas
-    (5, 38, 60),      # spleen
-    (6, 100, 190),    # kidney
-    (8, 130, 210),    # aorta
-    (11, 200, 900),   # bone
-    (12, 35, 60),     # muscle
-    (13, -10, 30),    # gallbladder
-])
+@pytest.mark.parametrize(
+    "value, lo, hi",
+    [
+        (1, 45, 75),  # liver
+        (3, 28, 52),  # pancreas
+        (5, 38, 60),  # spleen
+        (6, 100, 190),  # kidney
+        (8, 130, 210),  # aorta
+        (11, 200, 900),  # bone
+        (12, 35, 60),  # muscle
+        (13, -10, 30),  # gallbladder
+    ],
+)
 def test_organ_hu_is_ct_like(quick_phantoms, value, lo, hi):
-    medians = [np.median(p.image[p.labels == value]) for p in quick_phantoms
-               if (p.labels == value).sum() > 20]
+    medians = [
+        np.median(p.image[p.labels == value])
+        for p in quick_phantoms
+        if (p.labels == value).sum() > 20
+    ]
     assert medians, f"no {LABELS[value]} in any quick phantom"
     assert lo <= np.median(medians) <= hi, (LABELS[value], medians)
 
@@ -97,8 +103,9 @@ def test_tumours_are_inside_the_liver_and_several_pixels_wide(quick_phantoms):
         tumour = p.labels == 2
         grown = ndimage.binary_dilation(tumour) & ~tumour
         assert (p.labels[grown] == 1).mean() > 0.6  # mostly liver around (some reach its edge)
-        widest = max(np.ptp(np.nonzero(tumour[z])[1]) + 1 for z in range(len(tumour))
-                     if tumour[z].any())
+        widest = max(
+            np.ptp(np.nonzero(tumour[z])[1]) + 1 for z in range(len(tumour)) if tumour[z].any()
+        )
         assert widest >= 3
 
 

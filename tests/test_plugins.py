@@ -57,9 +57,16 @@ def test_third_party_package_is_discovered_and_runs_in_a_grid(tmp_path, monkeypa
     registry = load_registry(extra=[toy_plugins])
     assert registry.get("labeler", "outside-shrunk-box").version == "2.3.4"
     assert registry.source("labeler", "outside-shrunk-box") == "outside_plugin"
-    recs = run_grid(RunSpec(datasets=("toy",), labelers=("outside-shrunk-box", "box-fill"),
-                            segmenters=("toy-threshold",), device="cpu", out=tmp_path / "out"),
-                    registry)
+    recs = run_grid(
+        RunSpec(
+            datasets=("toy",),
+            labelers=("outside-shrunk-box", "box-fill"),
+            segmenters=("toy-threshold",),
+            device="cpu",
+            out=tmp_path / "out",
+        ),
+        registry,
+    )
     assert [r["status"] for r in recs] == ["done", "done"], [r["error"] for r in recs]
     shrunk, filled = recs
     assert shrunk["provenance"]["plugins"]["labeler"]["version"] == "2.3.4"
@@ -67,16 +74,23 @@ def test_third_party_package_is_discovered_and_runs_in_a_grid(tmp_path, monkeypa
 
 
 def test_broken_third_party_plugin_is_reported_not_fatal(tmp_path, monkeypatch):
-    site = fake_distribution(tmp_path / "site", "wsbench-broken",
-                             {"broken_plugin": "raise ImportError('needs libfoo')\n"})
+    site = fake_distribution(
+        tmp_path / "site",
+        "wsbench-broken",
+        {"broken_plugin": "raise ImportError('needs libfoo')\n"},
+    )
     monkeypatch.syspath_prepend(str(site))
     registry = load_registry()
     assert "needs libfoo" in registry.failures["broken_plugin"]
     assert "WSBENCH_DISABLE_PLUGINS=broken_plugin" in registry.failures["broken_plugin"]
     assert "oracle" in registry.classes("labeler")  # the rest still loads
     env = {"PYTHONPATH": str(site)}
-    proc = subprocess.run([sys.executable, "-m", "wsbench", "plugins"], capture_output=True,
-                          text=True, env={**__import__("os").environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsbench", "plugins"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "broken_plugin" in proc.stderr and "oracle" in proc.stdout
 
@@ -114,7 +128,9 @@ def test_misspelled_hook_is_caught():
 
 
 def test_manager_is_not_built_at_import():
-    code = "import wsbench, wsbench.api, wsbench.plugins, sys; " \
-           "print('pluggy' in sys.modules, 'torch' in sys.modules)"
+    code = (
+        "import wsbench, wsbench.api, wsbench.plugins, sys; "
+        "print('pluggy' in sys.modules, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.split()[1] == "False"  # importing the API does not pull in torch

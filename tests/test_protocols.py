@@ -22,8 +22,16 @@ def _protocol(registry, name: str, **overrides):
 
 
 def _case(label: np.ndarray, spacing=(2.0, 1.0, 1.0), organ=None, classes=("liver", "tumor")):
-    return Case("c1", "p1", np.zeros(label.shape, np.float32), label.astype(np.uint8), spacing,
-                np.eye(4), classes, organ=organ)
+    return Case(
+        "c1",
+        "p1",
+        np.zeros(label.shape, np.float32),
+        label.astype(np.uint8),
+        spacing,
+        np.eye(4),
+        classes,
+        organ=organ,
+    )
 
 
 def _two_class_case() -> Case:
@@ -72,21 +80,32 @@ def test_slice_modes(registry, name):
 
 
 def test_boxes_enclose_components_exactly(registry):
-    weak = _protocol(registry, "box", slices="all").simulate(_two_class_case(), np.random.default_rng(0))
+    weak = _protocol(registry, "box", slices="all").simulate(
+        _two_class_case(), np.random.default_rng(0)
+    )
     got = sorted((b.z, b.cls, b.y0, b.x0, b.y1, b.x1) for b in weak.boxes)
-    assert got == sorted([
-        (1, 1, 5, 10, 30, 40), (1, 2, 12, 20, 18, 27),
-        (2, 2, 2, 3, 6, 9), (2, 2, 30, 40, 38, 49), (2, 2, 20, 20, 21, 21),
-    ])
+    assert got == sorted(
+        [
+            (1, 1, 5, 10, 30, 40),
+            (1, 2, 12, 20, 18, 27),
+            (2, 2, 2, 3, 6, 9),
+            (2, 2, 30, 40, 38, 49),
+            (2, 2, 20, 20, 21, 21),
+        ]
+    )
 
 
 def test_box_min_size_drops_specks(registry):
-    weak = _protocol(registry, "box", min_size=2).simulate(_two_class_case(), np.random.default_rng(0))
+    weak = _protocol(registry, "box", min_size=2).simulate(
+        _two_class_case(), np.random.default_rng(0)
+    )
     assert len(weak.boxes) == 4 and all(b.height > 1 for b in weak.boxes)
 
 
 def test_box_looseness_grows_and_clips(registry):
-    weak = _protocol(registry, "box", looseness=0.5).simulate(_two_class_case(), np.random.default_rng(0))
+    weak = _protocol(registry, "box", looseness=0.5).simulate(
+        _two_class_case(), np.random.default_rng(0)
+    )
     boxes = {(b.z, b.y0): b for b in weak.boxes}
     tumour = next(b for b in weak.boxes if b.z == 1 and b.cls == 2)
     assert (tumour.y0, tumour.x0, tumour.y1, tumour.x1) == (9, 16, 21, 30)  # 6x7 box, +3 / +3.5
@@ -111,8 +130,13 @@ def test_box_jitter_is_seeded_and_valid(registry):
 
 @pytest.mark.parametrize(
     "name, key, value",
-    [("box", "looseness", -0.1), ("box", "jitter", 1.5), ("box", "min_size", 0),
-     ("recist", "noise_mm", -1.0), ("box", "slices", "some")],
+    [
+        ("box", "looseness", -0.1),
+        ("box", "jitter", 1.5),
+        ("box", "min_size", 0),
+        ("recist", "noise_mm", -1.0),
+        ("box", "slices", "some"),
+    ],
 )
 def test_bad_params_rejected(registry, name, key, value):
     with pytest.raises(ParameterError, match=key):
@@ -169,7 +193,9 @@ def test_tags_per_slice_and_class(registry):
     expected[1] = [True, True]
     expected[2] = [False, True]
     np.testing.assert_array_equal(weak.present, expected)
-    many = _protocol(registry, "tags", min_size=2).simulate(_two_class_case(), np.random.default_rng(0))
+    many = _protocol(registry, "tags", min_size=2).simulate(
+        _two_class_case(), np.random.default_rng(0)
+    )
     np.testing.assert_array_equal(many.present, expected)  # the speck slice has tumours anyway
 
 

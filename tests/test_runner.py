@@ -12,8 +12,14 @@ from wsbench.store import Store
 
 
 def _spec(tmp_path, **kw):
-    base = dict(datasets=("toy",), labelers=("toy-oracle",), segmenters=("toy-threshold",),
-                seeds=(0,), device="cpu", out=tmp_path / "out")
+    base = dict(
+        datasets=("toy",),
+        labelers=("toy-oracle",),
+        segmenters=("toy-threshold",),
+        seeds=(0,),
+        device="cpu",
+        out=tmp_path / "out",
+    )
     base.update(kw)
     return RunSpec(**base)
 
@@ -24,8 +30,17 @@ def test_cell_outputs_and_provenance(tmp_path, toy_registry):
     assert rec["metrics"]["dice"] > 0.9  # the threshold separates bright discs
     assert rec["pseudo"]["dice"] == pytest.approx(1.0)  # the oracle copies ground truth
     prov = rec["provenance"]
-    for key in ("wsbench", "plugins", "protocol", "dataset", "seed", "device", "git_sha",
-                "labeler", "segmenter"):
+    for key in (
+        "wsbench",
+        "plugins",
+        "protocol",
+        "dataset",
+        "seed",
+        "device",
+        "git_sha",
+        "labeler",
+        "segmenter",
+    ):
         assert key in prov
     assert prov["dataset"]["fingerprint"] and prov["dataset"]["split_hash"]
     assert prov["protocol"]["name"] == "full" and prov["protocol"]["hash"]
@@ -62,8 +77,9 @@ def test_resume_and_pseudo_label_cache(tmp_path, toy_registry):
 def test_failing_cell_is_stored_and_grid_goes_on(tmp_path, toy_registry):
     ok = run_grid(_spec(tmp_path), toy_registry)
     assert ok[0]["status"] == "done"
-    bad = run_grid(_spec(tmp_path, seeds=(0, 1), sets={"toy-threshold.explode": "true"}),
-                   toy_registry)
+    bad = run_grid(
+        _spec(tmp_path, seeds=(0, 1), sets={"toy-threshold.explode": "true"}), toy_registry
+    )
     assert [r["status"] for r in bad] == ["failed", "failed"]
     assert "exploded on purpose" in bad[0]["error"]
     with Store(tmp_path / "out" / "results.sqlite") as store:
@@ -75,5 +91,7 @@ def test_sweep_expands_and_keeps_ids_apart(tmp_path, toy_registry):
     recs = run_grid(_spec(tmp_path, sweeps={"toy.n_cases": ["4", "6"]}), toy_registry)
     assert [r["sweep"] for r in recs] == [{"toy.n_cases": "4"}, {"toy.n_cases": "6"}]
     assert len({r["id"] for r in recs}) == 2
-    assert recs[0]["provenance"]["dataset"]["split_sizes"] != \
-        recs[1]["provenance"]["dataset"]["split_sizes"]
+    assert (
+        recs[0]["provenance"]["dataset"]["split_sizes"]
+        != recs[1]["provenance"]["dataset"]["split_sizes"]
+    )

@@ -32,7 +32,7 @@ def xray(i: int) -> np.ndarray:
 
 def lesion(i: int) -> np.ndarray:
     mask = np.zeros((ROWS, COLS), bool)
-    mask[5 + i:15 + i, 30:40 + i] = True
+    mask[5 + i : 15 + i, 30 : 40 + i] = True
     return mask
 
 
@@ -58,10 +58,17 @@ def write_siim(root: Path) -> Path:
     first, second = lesion(1).copy(), lesion(1).copy()
     first[:, 35:] = False
     second[:, :35] = False
-    rows = [(uid(0), encode_rle(lesion(0))), (uid(1), encode_rle(first)),
-            (uid(1), encode_rle(second)), (uid(2), "-1"), (uid(3), "-1"), (uid(4), " -1")]
+    rows = [
+        (uid(0), encode_rle(lesion(0))),
+        (uid(1), encode_rle(first)),
+        (uid(1), encode_rle(second)),
+        (uid(2), "-1"),
+        (uid(3), "-1"),
+        (uid(4), " -1"),
+    ]
     (root / "train-rle.csv").write_text(
-        "ImageId, EncodedPixels\n" + "".join(f"{a},{b}\n" for a, b in rows))
+        "ImageId, EncodedPixels\n" + "".join(f"{a},{b}\n" for a, b in rows)
+    )
     return root
 
 

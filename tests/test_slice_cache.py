@@ -34,11 +34,21 @@ class Counting(Dataset):
         raw = np.zeros((3, 4, 5), np.uint8)
         raw[1, 1:3, 1:4] = 1
         raw[2, 0, 0] = 2
-        weak = RecistLabel(slices=np.array([1]), lesions=[Recist(1, ((1, 1), (2, 3)), ((2, 1),
-                                                                                       (1, 3)))])
-        return Case(info.id, info.patient, np.arange(60, dtype=np.float32).reshape(3, 4, 5),
-                    task.encode(raw), (2.0, 0.5, 0.5), np.eye(4), task.classes, organ=raw > 0,
-                    native_weak={"recist": weak}, meta={"ornt": np.eye(3)[:, :2]})
+        weak = RecistLabel(
+            slices=np.array([1]), lesions=[Recist(1, ((1, 1), (2, 3)), ((2, 1), (1, 3)))]
+        )
+        return Case(
+            info.id,
+            info.patient,
+            np.arange(60, dtype=np.float32).reshape(3, 4, 5),
+            task.encode(raw),
+            (2.0, 0.5, 0.5),
+            np.eye(4),
+            task.classes,
+            organ=raw > 0,
+            native_weak={"recist": weak},
+            meta={"ornt": np.eye(3)[:, :2]},
+        )
 
     def fingerprint(self):
         return "fixed"
@@ -80,8 +90,10 @@ def write_pair(root: Path, value: float) -> None:
     (root / "masks").mkdir(exist_ok=True)
     label = np.zeros((4, 5, 6), np.uint8)
     label[1:3, 1:3, 1:3] = 1
-    nib.save(nib.Nifti1Image(np.full((4, 5, 6), value, np.float32), np.eye(4)),
-             str(root / "images" / "v.nii.gz"))
+    nib.save(
+        nib.Nifti1Image(np.full((4, 5, 6), value, np.float32), np.eye(4)),
+        str(root / "images" / "v.nii.gz"),
+    )
     nib.save(nib.Nifti1Image(label, np.eye(4)), str(root / "masks" / "v.nii.gz"))
 
 

@@ -6,11 +6,24 @@ from wsbench.store import Store
 
 
 def _record(i, status="done"):
-    return {"id": f"cell{i}", "dataset": "d", "target": "t", "protocol": "box", "labeler": "l",
-            "segmenter": "s", "seed": i, "sweep": {"weak.alpha": "0.5"}, "status": status,
-            "error": None, "metrics": {"dice": 0.5 + i / 10}, "per_case": [{"case": "a"}],
-            "pseudo": {"dice": 0.4}, "provenance": {"git_sha": "abc"},
-            "finished_at": "2026-01-01T00:00:00+00:00", "wall_s": 1.5}
+    return {
+        "id": f"cell{i}",
+        "dataset": "d",
+        "target": "t",
+        "protocol": "box",
+        "labeler": "l",
+        "segmenter": "s",
+        "seed": i,
+        "sweep": {"weak.alpha": "0.5"},
+        "status": status,
+        "error": None,
+        "metrics": {"dice": 0.5 + i / 10},
+        "per_case": [{"case": "a"}],
+        "pseudo": {"dice": 0.4},
+        "provenance": {"git_sha": "abc"},
+        "finished_at": "2026-01-01T00:00:00+00:00",
+        "wall_s": 1.5,
+    }
 
 
 def test_round_trip_and_filters(tmp_path):

@@ -9,8 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from wsbench import hookimpl
-from wsbench.api import (Case, CaseInfo, Dataset, FullLabel, Labeler, Param, PseudoLabel,
-                         Segmenter, Task)
+from wsbench.api import (
+    Case,
+    CaseInfo,
+    Dataset,
+    FullLabel,
+    Labeler,
+    Param,
+    PseudoLabel,
+    Segmenter,
+    Task,
+)
 from wsbench.data.nifti import affine_from_spacing
 
 
@@ -35,9 +44,16 @@ class ToyDataset(Dataset):
         cy, cx = rng.integers(8, 16, size=2)
         label = (((yy - cy) ** 2 + (xx - cx) ** 2) < 25).astype(np.uint8)
         image = (label * 100.0 + rng.normal(0, 10, label.shape)).astype(np.float32)
-        return Case(id=info.id, patient=info.patient, image=image, label=task.encode(label),
-                    spacing=(3.0, 1.0, 1.0), affine=affine_from_spacing((3.0, 1.0, 1.0)),
-                    classes=task.classes, organ=label > 0)
+        return Case(
+            id=info.id,
+            patient=info.patient,
+            image=image,
+            label=task.encode(label),
+            spacing=(3.0, 1.0, 1.0),
+            affine=affine_from_spacing((3.0, 1.0, 1.0)),
+            classes=task.classes,
+            organ=label > 0,
+        )
 
 
 class ToyOracle(Labeler):
@@ -52,8 +68,11 @@ class ToyOracle(Labeler):
         out = []
         for c in cases:
             assert isinstance(c.weak, FullLabel)
-            out.append(PseudoLabel(c.id, c.weak.label.copy(),
-                                   np.ones(c.image.shape, np.float32), c.weak.slices))
+            out.append(
+                PseudoLabel(
+                    c.id, c.weak.label.copy(), np.ones(c.image.shape, np.float32), c.weak.slices
+                )
+            )
         return out
 
 
@@ -61,8 +80,10 @@ class ToyThreshold(Segmenter):
     """Learns an intensity threshold halfway between mean foreground and background."""
 
     name = "toy-threshold"
-    params = (Param("epochs", 1, "unused; lets train.epochs be set"),
-              Param("explode", False, "raise in fit (to test failure isolation)"))
+    params = (
+        Param("epochs", 1, "unused; lets train.epochs be set"),
+        Param("explode", False, "raise in fit (to test failure isolation)"),
+    )
 
     def fit(self, cases, labels, ctx):
         if self.p["explode"]:

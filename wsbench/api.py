@@ -29,10 +29,33 @@ from wsbench import params as _params
 from wsbench.params import Param
 
 __all__ = [
-    "Box", "BoxLabel", "Case", "CaseInfo", "CoarseLabel", "DATASET_PARAMS", "Dataset", "FullLabel",
-    "Intensity", "LabelContext", "Labeler", "Metric", "Param", "PartialLabel", "Plugin",
-    "Protocol", "PseudoLabel", "Recist", "RecistLabel", "Reported", "Segmenter", "TagLabel",
-    "Task", "TrainContext", "WeakCase", "WeakLabel", "WEAK_KINDS",
+    "Box",
+    "BoxLabel",
+    "Case",
+    "CaseInfo",
+    "CoarseLabel",
+    "DATASET_PARAMS",
+    "Dataset",
+    "FullLabel",
+    "Intensity",
+    "LabelContext",
+    "Labeler",
+    "Metric",
+    "Param",
+    "PartialLabel",
+    "Plugin",
+    "Protocol",
+    "PseudoLabel",
+    "Recist",
+    "RecistLabel",
+    "Reported",
+    "Segmenter",
+    "TagLabel",
+    "Task",
+    "TrainContext",
+    "WeakCase",
+    "WeakLabel",
+    "WEAK_KINDS",
 ]
 
 # ---------------------------------------------------------------------------
@@ -131,7 +154,7 @@ class Intensity:
             x -= x.mean()
             x /= x.std() + 1e-6
         elif self.normalise == "minmax":
-            lo, hi = (self.window if self.window is not None else (x.min(), x.max()))
+            lo, hi = self.window if self.window is not None else (x.min(), x.max())
             x = (x - lo) / max(hi - lo, 1e-6)
         return x
 
@@ -176,8 +199,12 @@ class Case:
 DATASET_PARAMS: tuple[Param, ...] = (
     Param("window_lo", -100.0, "lower bound of the HU window (003: liver window [-100, 200])"),
     Param("window_hi", 200.0, "upper bound of the HU window"),
-    Param("normalise", "zscore", "intensity normalisation after windowing",
-          choices=("zscore", "minmax", "none")),
+    Param(
+        "normalise",
+        "zscore",
+        "intensity normalisation after windowing",
+        choices=("zscore", "minmax", "none"),
+    ),
     Param("split_seed", 0, "seed of the patient-level train/val/test split"),
 )
 
@@ -405,8 +432,9 @@ class Segmenter(Plugin):
     kind = "segmenter"
     supports_multilabel: ClassVar[bool] = True
 
-    def fit(self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
-            ) -> dict[str, Any]:
+    def fit(
+        self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
+    ) -> dict[str, Any]:
         """Train; return a log (at least ``{"loss": [per-epoch mean loss]}``)."""
         raise NotImplementedError
 

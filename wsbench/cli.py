@@ -41,7 +41,9 @@ def _seeds(value: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in _csv(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give integers separated by commas, e.g. 0,1,2")
+        raise click.BadParameter(
+            f"{value!r}: give integers separated by commas, e.g. 0,1,2"
+        ) from None
 
 
 @main.command()
@@ -52,18 +54,43 @@ def _seeds(value: str) -> tuple[int, ...]:
 @click.option("--target", help="What to segment, e.g. tumor, liver, organs.")
 @click.option("--weak", help="Weak-label protocol (box, recist, tags, partial, native).")
 @click.option("--seeds", default="0", show_default=True, help="Comma list of seeds.")
-@click.option("--profile", type=click.Choice(["quick", "paper"]), default="quick",
-              show_default=True)
+@click.option(
+    "--profile", type=click.Choice(["quick", "paper"]), default="quick", show_default=True
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("wsbench-out"),
-              show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Parameter, e.g. acol.delta=0.5, weak.alpha=0.7, train.epochs=3.")
-@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2",
-              help="Run the grid at each value, e.g. weak.alpha=0,0.5,0.9.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("wsbench-out"), show_default=True
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Parameter, e.g. acol.delta=0.5, weak.alpha=0.7, train.epochs=3.",
+)
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="KEY=V1,V2",
+    help="Run the grid at each value, e.g. weak.alpha=0,0.5,0.9.",
+)
 @click.option("--no-resume", is_flag=True, help="Re-run cells that are already finished.")
-def run(labeler, segmenter, dataset, data_dir, target, weak, seeds, profile, device, out, sets,
-        sweeps, no_resume) -> None:
+def run(
+    labeler,
+    segmenter,
+    dataset,
+    data_dir,
+    target,
+    weak,
+    seeds,
+    profile,
+    device,
+    out,
+    sets,
+    sweeps,
+    no_resume,
+) -> None:
     """Run a labeler x segmenter grid and print the leaderboard."""
     from wsbench import leaderboard
     from wsbench.grid import RunSpec, parse_sets, parse_sweeps, plan
@@ -73,10 +100,21 @@ def run(labeler, segmenter, dataset, data_dir, target, weak, seeds, profile, dev
 
     if data_dir is not None and not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
-    spec = RunSpec(datasets=_csv(dataset), labelers=_csv(labeler), segmenters=_csv(segmenter),
-                   weak=weak, seeds=_seeds(seeds), profile=profile, device=device, out=out,
-                   target=target, data_dir=data_dir, sets=parse_sets(sets),
-                   sweeps=parse_sweeps(sweeps), resume=not no_resume)
+    spec = RunSpec(
+        datasets=_csv(dataset),
+        labelers=_csv(labeler),
+        segmenters=_csv(segmenter),
+        weak=weak,
+        seeds=_seeds(seeds),
+        profile=profile,
+        device=device,
+        out=out,
+        target=target,
+        data_dir=data_dir,
+        sets=parse_sets(sets),
+        sweeps=parse_sweeps(sweeps),
+        resume=not no_resume,
+    )
     registry = load_registry()
     _warn_failures(registry)
     the_plan = plan(spec, registry)
@@ -84,8 +122,10 @@ def run(labeler, segmenter, dataset, data_dir, target, weak, seeds, profile, dev
     if not the_plan.cells:
         for what, why in the_plan.skipped:
             console.print(f"[yellow]skipped[/] {what}: {why}")
-        raise WsbenchError("nothing to run: no compatible labeler x segmenter x dataset cell; "
-                           "see the skipped lines above")
+        raise WsbenchError(
+            "nothing to run: no compatible labeler x segmenter x dataset cell; "
+            "see the skipped lines above"
+        )
     with RichReporter(console) as reporter:
         records = run_plan(the_plan, spec, registry, reporter)
     from wsbench.store import Store
@@ -99,16 +139,28 @@ def run(labeler, segmenter, dataset, data_dir, target, weak, seeds, profile, dev
     console.print(f"results: {out / 'results.sqlite'}  tables: {out / 'leaderboard'}")
     failed = [r for r in records if r["status"] == "failed"]
     if failed:
-        _err.print(f"[red]{len(failed)} of {len(records)} cells failed[/]; first: "
-                   f"{failed[0]['labeler']} x {failed[0]['segmenter']}: {failed[0]['error']}")
+        _err.print(
+            f"[red]{len(failed)} of {len(records)} cells failed[/]; first: "
+            f"{failed[0]['labeler']} x {failed[0]['segmenter']}: {failed[0]['error']}"
+        )
         sys.exit(1)
 
 
 @main.command("leaderboard")
-@click.option("--results", type=click.Path(path_type=Path), default=Path("wsbench-out"),
-              show_default=True, help="A run's --out folder (or its results.sqlite).")
-@click.option("--to", type=click.Path(path_type=Path), default=Path("leaderboards"),
-              show_default=True, help="Folder for <dataset>.md, .csv, .json and figures.")
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    default=Path("wsbench-out"),
+    show_default=True,
+    help="A run's --out folder (or its results.sqlite).",
+)
+@click.option(
+    "--to",
+    type=click.Path(path_type=Path),
+    default=Path("leaderboards"),
+    show_default=True,
+    help="Folder for <dataset>.md, .csv, .json and figures.",
+)
 def leaderboard_cmd(results: Path, to: Path) -> None:
     """Write leaderboard tables (and sweep figures) from stored results."""
     from wsbench import leaderboard
@@ -117,8 +169,10 @@ def leaderboard_cmd(results: Path, to: Path) -> None:
 
     db = results if results.suffix == ".sqlite" else results / "results.sqlite"
     if not db.exists():
-        raise WsbenchError(f"--results {results}: no results.sqlite there; run `wsbench run "
-                           "--out DIR` first and pass that DIR")
+        raise WsbenchError(
+            f"--results {results}: no results.sqlite there; run `wsbench run "
+            "--out DIR` first and pass that DIR"
+        )
     with Store(db) as store:
         records = store.records()
     rows = leaderboard.build_rows(records, load_registry().reported())
@@ -147,11 +201,13 @@ def plugins(params_of: str | None, as_json: bool) -> None:
     if params_of:
         entries = [e for e in entries if e["name"] == params_of]
         if not entries:
-            raise UnknownPluginError("plugin", params_of,
-                                     {c.name for _, c in registry.all_plugins()})
+            raise UnknownPluginError(
+                "plugin", params_of, {c.name for _, c in registry.all_plugins()}
+            )
     if as_json:
-        click.echo(json.dumps({"plugins": entries, "failures": registry.failures}, indent=1,
-                              default=str))
+        click.echo(
+            json.dumps({"plugins": entries, "failures": registry.failures}, indent=1, default=str)
+        )
         return
     console = Console()
     if params_of:
@@ -160,10 +216,14 @@ def plugins(params_of: str | None, as_json: bool) -> None:
             for col in ("parameter", "default", "quick", "paper", "valid", "doc"):
                 table.add_column(col)
             for p in e["params"]:
-                table.add_row(p["name"], repr(p["default"]),
-                              repr(e["profiles"].get("quick", {}).get(p["name"], "")),
-                              repr(e["profiles"].get("paper", {}).get(p["name"], "")),
-                              p.get("valid", "/".join(map(str, p.get("choices", [])))), p["doc"])
+                table.add_row(
+                    p["name"],
+                    repr(p["default"]),
+                    repr(e["profiles"].get("quick", {}).get(p["name"], "")),
+                    repr(e["profiles"].get("paper", {}).get(p["name"], "")),
+                    p.get("valid", "/".join(map(str, p.get("choices", [])))),
+                    p["doc"],
+                )
             console.print(table)
             if e["citation"]:
                 console.print(f"cite: {e['citation']}")
@@ -172,8 +232,13 @@ def plugins(params_of: str | None, as_json: bool) -> None:
     for col in ("kind", "name", "version", "package", "parameters"):
         table.add_column(col)
     for e in entries:
-        table.add_row(e["kind"], e["name"], e["version"], e["package"],
-                      ", ".join(p["name"] for p in e["params"]))
+        table.add_row(
+            e["kind"],
+            e["name"],
+            e["version"],
+            e["package"],
+            ", ".join(p["name"] for p in e["params"]),
+        )
     console.print(table)
     _warn_failures(registry)
 
@@ -185,10 +250,16 @@ def data() -> None:
 
 @data.command("synth")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--profile", type=click.Choice(["quick", "paper"]), default="quick",
-              show_default=True)
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Phantom parameter, e.g. n_patients=10.")
+@click.option(
+    "--profile", type=click.Choice(["quick", "paper"]), default="quick", show_default=True
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Phantom parameter, e.g. n_patients=10.",
+)
 def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
     """Write the phantom in the LiTS layout (volume-N.nii, segmentation-N.nii, organs-N.nii)."""
     from wsbench.data.phantom import write_lits_layout
@@ -205,8 +276,9 @@ def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
 @click.option("--target", help="Target to encode (default: the dataset's default).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
-def check(dataset: str, data_dir: Path, target: str | None, sets: tuple[str, ...],
-          as_json: bool) -> None:
+def check(
+    dataset: str, data_dir: Path, target: str | None, sets: tuple[str, ...], as_json: bool
+) -> None:
     """Validate every file of a dataset; exit 1 with one line per bad file."""
     from wsbench.data.check import check_dataset
     from wsbench.grid import parse_sets
@@ -225,10 +297,14 @@ def check(dataset: str, data_dir: Path, target: str | None, sets: tuple[str, ...
         for col in ("id", "patient", "split", "shape", "spacing", "voxels per label"):
             table.add_column(col)
         for rec in records:
-            table.add_row(str(rec["id"]), str(rec["patient"]), str(rec["split"]),
-                          "x".join(map(str, rec["shape"])),
-                          " x ".join(f"{s:.3g}" for s in rec["spacing"]),
-                          ", ".join(f"{k}: {v}" for k, v in rec["voxels"].items()))
+            table.add_row(
+                str(rec["id"]),
+                str(rec["patient"]),
+                str(rec["split"]),
+                "x".join(map(str, rec["shape"])),
+                " x ".join(f"{s:.3g}" for s in rec["spacing"]),
+                ", ".join(f"{k}: {v}" for k, v in rec["voxels"].items()),
+            )
         Console().print(table)
     for line in errors:
         click.echo(line, err=True)

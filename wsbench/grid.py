@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsbench.api import Dataset, Labeler, Protocol, Segmenter
+from wsbench.api import Dataset, Labeler, Segmenter
 from wsbench.errors import IncompatibleError, ParameterError
 from wsbench.params import parse_assignment, split_key, stable_hash
 from wsbench.plugins import Registry
@@ -55,8 +55,12 @@ class Cell:
     @property
     def key(self) -> dict[str, Any]:
         return {
-            "dataset": self.dataset, "target": self.target, "protocol": self.protocol,
-            "labeler": self.labeler, "segmenter": self.segmenter, "seed": self.seed,
+            "dataset": self.dataset,
+            "target": self.target,
+            "protocol": self.protocol,
+            "labeler": self.labeler,
+            "segmenter": self.segmenter,
+            "seed": self.seed,
             "overrides": {k: dict(v) for k, v in self.overrides.items()},
         }
 
@@ -87,7 +91,9 @@ def parse_sweeps(pairs: Sequence[str]) -> dict[str, list[str]]:
         key, values = parse_assignment(p, "--sweep")
         vals = [v.strip() for v in values.split(",") if v.strip()]
         if not vals:
-            raise ParameterError(f"--sweep {p!r} lists no values; write e.g. --sweep weak.alpha=0,0.5")
+            raise ParameterError(
+                f"--sweep {p!r} lists no values; write e.g. --sweep weak.alpha=0,0.5"
+            )
         out[key] = vals
     return out
 
@@ -96,20 +102,28 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
     datasets = _names(spec.datasets, registry, "dataset") or _default_datasets(spec, registry)
     labelers = _names(spec.labelers, registry, "labeler") or list(registry.classes("labeler"))
     segmenters = _names(spec.segmenters, registry, "segmenter") or list(
-        registry.classes("segmenter"))
+        registry.classes("segmenter")
+    )
     protocols = registry.classes("protocol")
     if spec.weak is not None and spec.weak != NATIVE and spec.weak not in protocols:
         registry.get("protocol", spec.weak)  # raises with the valid names
     if not spec.seeds:
         raise ParameterError("--seeds is empty; give at least one seed, e.g. --seeds 0")
 
-    scopes = {"weak", "train", *registry.classes("dataset"), *registry.classes("labeler"),
-              *registry.classes("segmenter"), *protocols}
+    scopes = {
+        "weak",
+        "train",
+        *registry.classes("dataset"),
+        *registry.classes("labeler"),
+        *registry.classes("segmenter"),
+        *protocols,
+    }
     fixed = _scoped(spec.sets, scopes)
     for key in spec.sweeps:
         split_key(key, scopes)
-    sweep_points = [tuple(zip(spec.sweeps, combo))
-                    for combo in itertools.product(*spec.sweeps.values())] or [()]
+    sweep_points = [
+        tuple(zip(spec.sweeps, combo)) for combo in itertools.product(*spec.sweeps.values())
+    ] or [()]
 
     cells: list[Cell] = []
     skipped: list[tuple[str, str]] = []
@@ -129,9 +143,13 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
             for seg_name in segmenters:
                 seg_cls = registry.get("segmenter", seg_name)
                 if lab_cls.multilabel and not seg_cls.supports_multilabel:
-                    skipped.append((f"{ds_name}/{lab_name} x {seg_name}",
-                                    f"{lab_name} yields multi-label targets and {seg_name} "
-                                    "has no sigmoid head"))
+                    skipped.append(
+                        (
+                            f"{ds_name}/{lab_name} x {seg_name}",
+                            f"{lab_name} yields multi-label targets and {seg_name} "
+                            "has no sigmoid head",
+                        )
+                    )
                     continue
                 for point in sweep_points:
                     over = _merge(fixed, _scoped(dict(point), scopes))
@@ -139,8 +157,11 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
                     used = {ds_name, proto, lab_name, seg_name}
                     over = {k: v for k, v in over.items() if k in used}
                     for seed in spec.seeds:
-                        cells.append(Cell(ds_name, target, proto, lab_name, seg_name, seed,
-                                          tuple(point), over))
+                        cells.append(
+                            Cell(
+                                ds_name, target, proto, lab_name, seg_name, seed, tuple(point), over
+                            )
+                        )
     _validate(cells, spec, registry, fixed)
     return Plan(cells=cells, skipped=skipped, targets=targets)
 
@@ -155,7 +176,8 @@ def choose_target(dataset: Dataset, spec: RunSpec, registry: Registry) -> str:
         if spec.target not in tasks:
             raise ParameterError(
                 f"--target {spec.target!r} is not a target of dataset {dataset.name!r}; "
-                f"its targets are: {', '.join(tasks)}")
+                f"its targets are: {', '.join(tasks)}"
+            )
         return spec.target
     target = dataset.default_target or next(iter(tasks))
     need = _min_classes(spec, registry)
@@ -166,8 +188,9 @@ def choose_target(dataset: Dataset, spec: RunSpec, registry: Registry) -> str:
     return target
 
 
-def choose_protocol(lab_cls: type[Labeler], ds_cls: type[Dataset], spec: RunSpec,
-                    registry: Registry, n_classes: int) -> tuple[str | None, str]:
+def choose_protocol(
+    lab_cls: type[Labeler], ds_cls: type[Dataset], spec: RunSpec, registry: Registry, n_classes: int
+) -> tuple[str | None, str]:
     """The protocol a labeler runs under in this grid, or None and the reason it cannot."""
     protocols = registry.classes("protocol")
     consumes = lab_cls.consumes
@@ -177,13 +200,17 @@ def choose_protocol(lab_cls: type[Labeler], ds_cls: type[Dataset], spec: RunSpec
         native = [k for k in consumes if k in ds_cls.native_weak]
         if native:
             return f"{NATIVE}:{native[0]}", ""
-        return None, (f"{lab_cls.name} consumes {'/'.join(consumes)} and {ds_cls.name} ships "
-                      f"only {'/'.join(ds_cls.native_weak) or 'no'} weak labels")
+        return None, (
+            f"{lab_cls.name} consumes {'/'.join(consumes)} and {ds_cls.name} ships "
+            f"only {'/'.join(ds_cls.native_weak) or 'no'} weak labels"
+        )
     if spec.weak is not None:
         kind = protocols[spec.weak].produces
         if kind not in consumes:
-            return None, (f"{lab_cls.name} consumes {'/'.join(consumes)}, not the {kind!r} "
-                          f"labels of --weak {spec.weak}")
+            return None, (
+                f"{lab_cls.name} consumes {'/'.join(consumes)}, not the {kind!r} "
+                f"labels of --weak {spec.weak}"
+            )
         name = spec.weak
     else:
         name = next((n for n, p in protocols.items() if p.produces in consumes), None)
@@ -191,8 +218,9 @@ def choose_protocol(lab_cls: type[Labeler], ds_cls: type[Dataset], spec: RunSpec
             return None, f"no installed protocol produces {'/'.join(consumes)}"
     need = getattr(protocols[name], "min_classes", 1)
     if n_classes < need:
-        return None, (f"protocol {name} needs a target with at least {need} classes; "
-                      "choose one with --target")
+        return None, (
+            f"protocol {name} needs a target with at least {need} classes; choose one with --target"
+        )
     return name, ""
 
 
@@ -207,8 +235,10 @@ def _default_datasets(spec: RunSpec, registry: Registry) -> list[str]:
     classes = registry.classes("dataset")
     if spec.data_dir is None:
         return [n for n, c in classes.items() if not c.needs_data_dir]
-    raise ParameterError("--data-dir needs --dataset to say which format it holds; "
-                         f"valid datasets are: {', '.join(classes)}")
+    raise ParameterError(
+        "--data-dir needs --dataset to say which format it holds; "
+        f"valid datasets are: {', '.join(classes)}"
+    )
 
 
 def _names(names: Sequence[str], registry: Registry, kind: str) -> list[str]:
@@ -232,8 +262,12 @@ def _merge(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]
     return out
 
 
-def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, type],
-           seg_cls: type[Segmenter]) -> dict[str, dict[str, Any]]:
+def _route(
+    over: dict[str, dict[str, Any]],
+    proto: str,
+    protocols: Mapping[str, type],
+    seg_cls: type[Segmenter],
+) -> dict[str, dict[str, Any]]:
     """Turn the generic ``weak.*`` and ``train.*`` scopes into this cell's plugin scopes."""
     out = {k: dict(v) for k, v in over.items() if k not in ("weak", "train")}
     weak = over.get("weak", {})
@@ -250,7 +284,8 @@ def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, 
         if unknown:
             raise ParameterError(
                 f"train.{unknown[0]} is not a training parameter of segmenter {seg_cls.name!r}; "
-                f"its parameters are: {', '.join(sorted(declared))}")
+                f"its parameters are: {', '.join(sorted(declared))}"
+            )
         by_name = {p.name: p for p in seg_cls.params}
         for k, v in train.items():
             by_name[k].parse(v, "train")
@@ -259,8 +294,9 @@ def _route(over: dict[str, dict[str, Any]], proto: str, protocols: Mapping[str, 
     return {k: v for k, v in sorted(out.items())}
 
 
-def _validate(cells: list[Cell], spec: RunSpec, registry: Registry,
-              fixed: Mapping[str, Mapping[str, Any]]) -> None:
+def _validate(
+    cells: list[Cell], spec: RunSpec, registry: Registry, fixed: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Instantiate every plugin of every cell once, so bad values fail before any work."""
     seen: set[str] = set()
     for scope, over in fixed.items():  # --set keys of plugins outside the grid are checked too
@@ -268,8 +304,11 @@ def _validate(cells: list[Cell], spec: RunSpec, registry: Registry,
             if scope in registry.classes(kind):
                 instantiate(registry.get(kind, scope), spec, over)
     for cell in cells:
-        for kind, name in (("protocol", cell.protocol), ("labeler", cell.labeler),
-                           ("segmenter", cell.segmenter)):
+        for kind, name in (
+            ("protocol", cell.protocol),
+            ("labeler", cell.labeler),
+            ("segmenter", cell.segmenter),
+        ):
             if kind == "protocol" and name.startswith(NATIVE):
                 continue
             over = dict(cell.overrides.get(name, {}))

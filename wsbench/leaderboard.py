@@ -26,8 +26,9 @@ MAIN_METRICS = (("dice", "Dice", True), ("hd95", "HD95 mm", False), ("assd", "AS
 BASELINES = ("box-fill", "oracle")
 
 
-def build_rows(records: Iterable[dict[str, Any]], reported: Sequence[Reported] = ()
-               ) -> list[dict[str, Any]]:
+def build_rows(
+    records: Iterable[dict[str, Any]], reported: Sequence[Reported] = ()
+) -> list[dict[str, Any]]:
     """Group finished cells into leaderboard rows (sorted: dataset, sweep, Dice descending)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     failed: dict[str, int] = defaultdict(int)
@@ -42,15 +43,26 @@ def build_rows(records: Iterable[dict[str, Any]], reported: Sequence[Reported] =
         first = recs[0]
         cases = [c for r in recs for c in r["per_case"]]
         row: dict[str, Any] = {
-            "dataset": first["dataset"], "target": first["target"],
-            "protocol": first["protocol"], "labeler": first["labeler"],
-            "segmenter": first["segmenter"], "sweep": dict(first["sweep"]),
-            "seeds": sorted({r["seed"] for r in recs}), "n_cases": len(cases),
-            "failed": failed.get(key, 0), "version": _versions(first),
+            "dataset": first["dataset"],
+            "target": first["target"],
+            "protocol": first["protocol"],
+            "labeler": first["labeler"],
+            "segmenter": first["segmenter"],
+            "sweep": dict(first["sweep"]),
+            "seeds": sorted({r["seed"] for r in recs}),
+            "n_cases": len(cases),
+            "failed": failed.get(key, 0),
+            "version": _versions(first),
             "baseline": first["labeler"] in BASELINES,
         }
-        metric_keys = sorted({k for c in cases for k, v in c.items()
-                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        metric_keys = sorted(
+            {
+                k
+                for c in cases
+                for k, v in c.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
+        )
         for k in metric_keys:
             vals = np.array([c[k] for c in cases if _finite(c.get(k))], dtype=float)
             row[f"{k}_mean"] = float(vals.mean()) if vals.size else math.nan
@@ -68,31 +80,54 @@ def build_rows(records: Iterable[dict[str, Any]], reported: Sequence[Reported] =
         row["reported_dataset"] = match.dataset if match else ""
         row["reported_source"] = match.source if match else ""
     rows.extend(_reported_only(rows, reported))
-    rows.sort(key=lambda r: (r["dataset"], r["target"], json.dumps(r["sweep"], sort_keys=True),
-                             -_num(r.get("dice_mean"))))
+    rows.sort(
+        key=lambda r: (
+            r["dataset"],
+            r["target"],
+            json.dumps(r["sweep"], sort_keys=True),
+            -_num(r.get("dice_mean")),
+        )
+    )
     return rows
 
 
 def _group_key(r: dict[str, Any]) -> str:
     prov = r.get("provenance", {})
-    return stable_hash([r["dataset"], r["target"], r["protocol"], r["labeler"], r["segmenter"],
-                        r["sweep"], prov.get("overrides"), prov.get("profile"),
-                        _versions(r)])
+    return stable_hash(
+        [
+            r["dataset"],
+            r["target"],
+            r["protocol"],
+            r["labeler"],
+            r["segmenter"],
+            r["sweep"],
+            prov.get("overrides"),
+            prov.get("profile"),
+            _versions(r),
+        ]
+    )
 
 
 def _versions(r: dict[str, Any]) -> str:
     plugins = r.get("provenance", {}).get("plugins", {})
-    parts = [f"{v.get('name')} {v.get('version')}" for k, v in plugins.items()
-             if k in ("labeler", "segmenter") and v.get("version")]
+    parts = [
+        f"{v.get('name')} {v.get('version')}"
+        for k, v in plugins.items()
+        if k in ("labeler", "segmenter") and v.get("version")
+    ]
     wsb = r.get("provenance", {}).get("wsbench")
     return ", ".join(parts + ([f"wsbench {wsb}"] if wsb else []))
 
 
 def _pct_oracle(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> float:
     for other in rows:
-        if (other["labeler"] == "oracle" and other["dataset"] == row["dataset"]
-                and other["target"] == row["target"] and other["segmenter"] == row["segmenter"]
-                and (other["sweep"] == row["sweep"] or not other["sweep"])):
+        if (
+            other["labeler"] == "oracle"
+            and other["dataset"] == row["dataset"]
+            and other["target"] == row["target"]
+            and other["segmenter"] == row["segmenter"]
+            and (other["sweep"] == row["sweep"] or not other["sweep"])
+        ):
             o = other.get("dice_mean", math.nan)
             if _finite(o) and o > 0:
                 return 100.0 * row.get("dice_mean", math.nan) / o
@@ -102,10 +137,13 @@ def _pct_oracle(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> float:
 def _reported_for(row: dict[str, Any], reported: Sequence[Reported]) -> Reported | None:
     """The paper's number for this row: same dataset first, else the same target on the
     paper's own dataset (shown with that dataset's name, e.g. a phantom row beside LiTS)."""
-    matches = [r for r in reported
-               if (r.target, r.labeler, r.segmenter, r.metric) == (
-                   row["target"], row["labeler"], row["segmenter"], "dice")
-               and all(str(row["sweep"].get(k)) == str(v) for k, v in r.params.items())]
+    matches = [
+        r
+        for r in reported
+        if (r.target, r.labeler, r.segmenter, r.metric)
+        == (row["target"], row["labeler"], row["segmenter"], "dice")
+        and all(str(row["sweep"].get(k)) == str(v) for k, v in r.params.items())
+    ]
     matches.sort(key=lambda r: r.dataset != row["dataset"])
     return matches[0] if matches else None
 
@@ -117,16 +155,33 @@ def _reported_only(rows: Sequence[dict[str, Any]], reported: Sequence[Reported])
     out = []
     for dataset, target in sorted(present):
         for r in reported:
-            if r.target != target or r.metric != "dice" or (
-                    dataset, target, r.labeler, r.segmenter) in have:
+            if (
+                r.target != target
+                or r.metric != "dice"
+                or (dataset, target, r.labeler, r.segmenter) in have
+            ):
                 continue
-            out.append({"dataset": dataset, "target": r.target, "protocol": "",
-                        "labeler": r.labeler, "segmenter": r.segmenter, "sweep": dict(r.params),
-                        "seeds": [], "n_cases": 0, "failed": 0, "version": "reported only",
-                        "baseline": False, "dice_mean": math.nan, "pseudo_dice": math.nan,
-                        "pct_oracle": math.nan, "reported": r.value,
-                        "reported_dataset": r.dataset,
-                        "reported_source": r.source + (f" ({r.note})" if r.note else "")})
+            out.append(
+                {
+                    "dataset": dataset,
+                    "target": r.target,
+                    "protocol": "",
+                    "labeler": r.labeler,
+                    "segmenter": r.segmenter,
+                    "sweep": dict(r.params),
+                    "seeds": [],
+                    "n_cases": 0,
+                    "failed": 0,
+                    "version": "reported only",
+                    "baseline": False,
+                    "dice_mean": math.nan,
+                    "pseudo_dice": math.nan,
+                    "pct_oracle": math.nan,
+                    "reported": r.value,
+                    "reported_dataset": r.dataset,
+                    "reported_source": r.source + (f" ({r.note})" if r.note else ""),
+                }
+            )
     return out
 
 
@@ -135,8 +190,14 @@ def sweep_params(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def class_names(rows: Sequence[dict[str, Any]]) -> list[str]:
-    names = sorted({k[len("dice/"):-len("_mean")] for r in rows for k in r
-                    if k.startswith("dice/") and k.endswith("_mean")})
+    names = sorted(
+        {
+            k[len("dice/") : -len("_mean")]
+            for r in rows
+            for k in r
+            if k.startswith("dice/") and k.endswith("_mean")
+        }
+    )
     return names if len(names) > 1 else []
 
 
@@ -146,8 +207,13 @@ def columns(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
     cols += [(p.split(".")[-1], f"sweep:{p}") for p in sweep_params(rows)]
     cols += [(f"{title} {'↑' if up else '↓'}", f"metric:{m}") for m, title, up in MAIN_METRICS]
     cols += [(f"Dice {c} ↑", f"metric:dice/{c}") for c in class_names(rows)]
-    cols += [("pseudo Dice ↑", "pseudo_dice"), ("% oracle", "pct_oracle"),
-             ("paper Dice", "reported"), ("seeds", "seeds"), ("version", "version")]
+    cols += [
+        ("pseudo Dice ↑", "pseudo_dice"),
+        ("% oracle", "pct_oracle"),
+        ("paper Dice", "reported"),
+        ("seeds", "seeds"),
+        ("version", "version"),
+    ]
     return cols
 
 
@@ -184,13 +250,16 @@ def to_markdown(rows: Sequence[dict[str, Any]], dataset: str) -> str:
     for r in rows:
         lines.append("| " + " | ".join(cell_text(r, k) for _, k in cols) + " |")
     lines.append("")
-    lines.append("Mean ± std over test cases pooled across seeds. Distances in mm at voxel "
-                 "spacing. pseudo Dice: pseudo masks against training ground truth. "
-                 "% oracle: Dice relative to the fully supervised oracle with the same segmenter.")
+    lines.append(
+        "Mean ± std over test cases pooled across seeds. Distances in mm at voxel "
+        "spacing. pseudo Dice: pseudo masks against training ground truth. "
+        "% oracle: Dice relative to the fully supervised oracle with the same segmenter."
+    )
     missing = [b for b in BASELINES if not any(r["labeler"] == b for r in rows)]
     if missing:
-        lines.append(f"Baselines not run here: {', '.join(missing)} "
-                     f"(add `--labeler {','.join(missing)}`).")
+        lines.append(
+            f"Baselines not run here: {', '.join(missing)} (add `--labeler {','.join(missing)}`)."
+        )
     sources = sorted({r["reported_source"] for r in rows if r.get("reported_source")})
     if sources:
         lines.append("paper Dice from: " + "; ".join(sources) + ".")
@@ -200,8 +269,9 @@ def to_markdown(rows: Sequence[dict[str, Any]], dataset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], to: Path
-          ) -> list[Path]:
+def write(
+    rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], to: Path
+) -> list[Path]:
     """``<to>/<dataset>.md``, ``.csv``, ``.json`` and, for numeric sweeps, a figure."""
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
@@ -211,16 +281,21 @@ def write(rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], to:
         md = to / f"{dataset}.md"
         md.write_text(to_markdown(ds_rows, dataset))
         js = to / f"{dataset}.json"
-        js.write_text(json.dumps({"dataset": dataset, "rows": [_clean(r) for r in ds_rows]},
-                                 indent=1))
+        js.write_text(
+            json.dumps({"dataset": dataset, "rows": [_clean(r) for r in ds_rows]}, indent=1)
+        )
         cs = to / f"{dataset}.csv"
         keys = sorted({k for r in ds_rows for k in r})
         with cs.open("w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=keys)
             w.writeheader()
             for r in ds_rows:
-                w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                            for k, v in _clean(r).items()})
+                w.writerow(
+                    {
+                        k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                        for k, v in _clean(r).items()
+                    }
+                )
         written += [md, cs, js]
         written += _figures([r for r in records if r["dataset"] == dataset], ds_rows, to, dataset)
     return written
@@ -235,14 +310,18 @@ def _figures(records, rows, to: Path, dataset: str) -> list[Path]:
         from wsbench.figures import plot_metric_vs_param
 
         done = [r for r in records if r["status"] == "done"]
-        out.append(plot_metric_vs_param(done, param, "dice",
-                                        to / f"{dataset}-{param.replace('.', '_')}.png"))
+        out.append(
+            plot_metric_vs_param(
+                done, param, "dice", to / f"{dataset}-{param.replace('.', '_')}.png"
+            )
+        )
     return out
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in row.items()}
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
 
 
 def _finite(v: Any) -> bool:

@@ -46,9 +46,24 @@ from wsbench.api import Metric
 from wsbench.errors import DataError, UnknownPluginError
 
 __all__ = [
-    "DEFAULT_METRICS", "METRIC_CLASSES", "accuracy", "ahd", "assd", "compute_all",
-    "compute_classes", "confusion", "dice", "hd95", "iou", "per_slice", "precision", "recall",
-    "summarize", "surface", "surface_distances", "volumetric_similarity",
+    "DEFAULT_METRICS",
+    "METRIC_CLASSES",
+    "accuracy",
+    "ahd",
+    "assd",
+    "compute_all",
+    "compute_classes",
+    "confusion",
+    "dice",
+    "hd95",
+    "iou",
+    "per_slice",
+    "precision",
+    "recall",
+    "summarize",
+    "surface",
+    "surface_distances",
+    "volumetric_similarity",
 ]
 
 OVERLAP_METRICS = ("dice", "iou", "precision", "recall", "accuracy", "vs")
@@ -446,7 +461,15 @@ class AHD(CoreMetric):
 
 
 METRIC_CLASSES: tuple[type[CoreMetric], ...] = (
-    Dice, IoU, Precision, Recall, Accuracy, VolumetricSimilarity, HD95, ASSD, AHD,
+    Dice,
+    IoU,
+    Precision,
+    Recall,
+    Accuracy,
+    VolumetricSimilarity,
+    HD95,
+    ASSD,
+    AHD,
 )
 
 

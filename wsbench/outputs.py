@@ -13,8 +13,9 @@ from wsbench.api import Case, Intensity
 from wsbench.data.nifti import save_like
 
 
-def write_summary(cell_dir: Path, per_case: list[dict[str, Any]], mean: dict[str, float],
-                  extra: dict[str, Any]) -> Path:
+def write_summary(
+    cell_dir: Path, per_case: list[dict[str, Any]], mean: dict[str, float], extra: dict[str, Any]
+) -> Path:
     """``summary.json`` in the nnU-Net shape: ``metric_per_case`` beside ``mean``."""
     path = cell_dir / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,12 +26,22 @@ def write_summary(cell_dir: Path, per_case: list[dict[str, Any]], mean: dict[str
 
 def write_prediction(cell_dir: Path, case: Case, pred: np.ndarray) -> Path:
     """The predicted label map as NIfTI with the input's affine and orientation."""
-    return save_like(pred.astype(np.uint8), case.affine, case.meta.get("ornt"),
-                     cell_dir / "predictions" / f"{case.id}.nii.gz")
+    return save_like(
+        pred.astype(np.uint8),
+        case.affine,
+        case.meta.get("ornt"),
+        cell_dir / "predictions" / f"{case.id}.nii.gz",
+    )
 
 
-def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.ndarray,
-                  pseudo: np.ndarray | None = None, max_slices: int = 3) -> list[Path]:
+def write_overlay(
+    cell_dir: Path,
+    case: Case,
+    intensity: Intensity,
+    pred: np.ndarray,
+    pseudo: np.ndarray | None = None,
+    max_slices: int = 3,
+) -> list[Path]:
     """PNGs of image, ground truth, pseudo mask (if given) and prediction on the slices
     with the most ground-truth foreground."""
     import matplotlib
@@ -41,8 +52,11 @@ def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.nda
     gt = case.label if case.label is not None else np.zeros_like(pred)
     area = (gt > 0).reshape(gt.shape[0], -1).sum(1) + (pred > 0).reshape(pred.shape[0], -1).sum(1)
     order = [int(z) for z in np.argsort(-area)[:max_slices] if area[z] > 0] or [gt.shape[0] // 2]
-    panels = [("ground truth", gt), *([("pseudo mask", pseudo)] if pseudo is not None else []),
-              ("prediction", pred)]
+    panels = [
+        ("ground truth", gt),
+        *([("pseudo mask", pseudo)] if pseudo is not None else []),
+        ("prediction", pred),
+    ]
     image = intensity.to_uint8(case.image)
     paths = []
     k = max(int(gt.max()), int(pred.max()), 1)
@@ -53,8 +67,9 @@ def write_overlay(cell_dir: Path, case: Case, intensity: Intensity, pred: np.nda
         for ax, (title, mask) in zip(axes[1:], panels):
             ax.imshow(_radiological(image[z]), cmap="gray")
             shown = np.ma.masked_equal(_radiological(mask[z]), 0)
-            ax.imshow(shown, cmap="tab10", vmin=0, vmax=max(k, 9), alpha=0.5,
-                      interpolation="nearest")
+            ax.imshow(
+                shown, cmap="tab10", vmin=0, vmax=max(k, 9), alpha=0.5, interpolation="nearest"
+            )
             ax.set_title(title)
         for ax in axes:
             ax.axis("off")

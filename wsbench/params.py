@@ -93,8 +93,10 @@ def _coerce(raw: Any, typ: type | None, key: str) -> Any:
         if typ is float:
             return float(text)
         if typ in (list, tuple):
-            return typ(json.loads(text)) if text.startswith("[") else typ(
-                _scalar(t) for t in text.split(",") if t
+            return (
+                typ(json.loads(text))
+                if text.startswith("[")
+                else typ(_scalar(t) for t in text.split(",") if t)
             )
     except ValueError:
         raise ParameterError(
@@ -166,7 +168,8 @@ def split_key(key: str, known_scopes: Iterable[str]) -> tuple[str, str]:
     known = sorted(set(known_scopes))
     if scope not in known:
         raise ParameterError(
-            f"--set/--sweep key {key!r}: unknown scope {scope!r}; valid scopes are: {', '.join(known)}"
+            f"--set/--sweep key {key!r}: unknown scope {scope!r}; "
+            f"valid scopes are: {', '.join(known)}"
         )
     return scope, name
 
@@ -174,6 +177,8 @@ def split_key(key: str, known_scopes: Iterable[str]) -> tuple[str, str]:
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
     """``"KEY=VALUE"`` -> ``(KEY, VALUE)`` with a clear error for anything else."""
     if "=" not in text or text.startswith("="):
-        raise ParameterError(f"{flag} {text!r} must look like KEY=VALUE, e.g. {flag} acol.delta=0.6")
+        raise ParameterError(
+            f"{flag} {text!r} must look like KEY=VALUE, e.g. {flag} acol.delta=0.6"
+        )
     key, value = text.split("=", 1)
     return key.strip(), value.strip()

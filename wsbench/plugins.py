@@ -100,7 +100,10 @@ def disabled_names(env: dict[str, str] | None = None) -> set[str]:
 
 
 def load_registry(
-    extra: Iterable[ModuleType | Any] = (), *, entrypoints: bool = True, disable: set[str] | None = None
+    extra: Iterable[ModuleType | Any] = (),
+    *,
+    entrypoints: bool = True,
+    disable: set[str] | None = None,
 ) -> Registry:
     """Build a fresh manager: entry points of group ``wsbench`` plus ``extra`` plugin objects."""
     pm = pluggy.PluginManager("wsbench")

@@ -7,8 +7,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from wsbench.grid import Cell
 from wsbench.runner import Reporter
@@ -18,8 +24,14 @@ class RichReporter(Reporter):
     def __init__(self, console: Console):
         self.console = console
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False)
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
         self._grid: Any = None
 
     def __enter__(self) -> RichReporter:
@@ -43,8 +55,9 @@ class RichReporter(Reporter):
             self.console.print(f"[red]failed[/] {cell.label}: {record['error']}")
         else:
             dice = record["metrics"].get("dice", float("nan"))
-            self.console.print(f"[green]done[/] {cell.label}: Dice {dice:.3f} "
-                               f"({record.get('wall_s', 0):.0f} s)")
+            self.console.print(
+                f"[green]done[/] {cell.label}: Dice {dice:.3f} ({record.get('wall_s', 0):.0f} s)"
+            )
 
     def skipped(self, what: str, why: str) -> None:
         self.console.print(f"[yellow]skipped[/] {what}: {why}")
@@ -54,8 +67,9 @@ class RichReporter(Reporter):
         tid = self.progress.add_task(f"  {description}", total=total)
 
         def update(what: str, done: int, n: int) -> None:
-            self.progress.update(tid, description=f"  {description}: {what}", completed=done,
-                                 total=n)
+            self.progress.update(
+                tid, description=f"  {description}: {what}", completed=done, total=n
+            )
 
         try:
             yield update

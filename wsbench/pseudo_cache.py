@@ -38,8 +38,13 @@ class PseudoLabelCache:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 return [
-                    PseudoLabel(case_id=m["case_id"], target=z[f"t{i}"], weight=z[f"w{i}"],
-                                slices=z[f"s{i}"], multilabel=m["multilabel"])
+                    PseudoLabel(
+                        case_id=m["case_id"],
+                        target=z[f"t{i}"],
+                        weight=z[f"w{i}"],
+                        slices=z[f"s{i}"],
+                        multilabel=m["multilabel"],
+                    )
                     for i, m in enumerate(meta)
                 ]
         except (OSError, ValueError, KeyError):

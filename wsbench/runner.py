@@ -23,8 +23,17 @@ from typing import Any
 import numpy as np
 
 import wsbench
-from wsbench.api import (Case, Dataset, FullLabel, Intensity, LabelContext, PseudoLabel,
-                         Task, TrainContext, WeakCase, WeakLabel)
+from wsbench.api import (
+    Case,
+    Dataset,
+    Intensity,
+    LabelContext,
+    PseudoLabel,
+    Task,
+    TrainContext,
+    WeakCase,
+    WeakLabel,
+)
 from wsbench.data.splits import split_cases, split_hash
 from wsbench.errors import DataError, WsbenchError
 from wsbench.grid import NATIVE, Cell, Plan, RunSpec, instantiate, plan
@@ -67,14 +76,16 @@ class PreparedData:
     sizes: dict[str, int] = field(default_factory=dict)
 
 
-def run_grid(spec: RunSpec, registry: Registry, reporter: Reporter | None = None
-             ) -> list[dict[str, Any]]:
+def run_grid(
+    spec: RunSpec, registry: Registry, reporter: Reporter | None = None
+) -> list[dict[str, Any]]:
     """Plan and run ``spec``; return one record per cell (finished, failed or resumed)."""
     return run_plan(plan(spec, registry), spec, registry, reporter)
 
 
-def run_plan(the_plan: Plan, spec: RunSpec, registry: Registry,
-             reporter: Reporter | None = None) -> list[dict[str, Any]]:
+def run_plan(
+    the_plan: Plan, spec: RunSpec, registry: Registry, reporter: Reporter | None = None
+) -> list[dict[str, Any]]:
     reporter = reporter or Reporter()
     out = Path(spec.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +107,9 @@ def run_plan(the_plan: Plan, spec: RunSpec, registry: Registry,
             reporter.cell_started(cell)
             started = time.perf_counter()
             try:
-                key = stable_hash([cell.dataset, cell.target, dict(cell.overrides.get(cell.dataset, {}))])
+                key = stable_hash(
+                    [cell.dataset, cell.target, dict(cell.overrides.get(cell.dataset, {}))]
+                )
                 if key not in prepared:
                     with reporter.task(f"loading {cell.dataset}"):
                         prepared[key] = prepare(cell, spec, registry)
@@ -105,9 +118,11 @@ def run_plan(the_plan: Plan, spec: RunSpec, registry: Registry,
                 raise
             except Exception as exc:  # isolate: store the failure and go on
                 record = _base_record(cell, spec, registry, device)
-                record.update(status="failed", error=_one_line(exc),
-                              provenance={**record["provenance"],
-                                          "traceback": traceback.format_exc(limit=6)})
+                record.update(
+                    status="failed",
+                    error=_one_line(exc),
+                    provenance={**record["provenance"], "traceback": traceback.format_exc(limit=6)},
+                )
             record["wall_s"] = round(time.perf_counter() - started, 3)
             record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             store.put(record)
@@ -119,30 +134,49 @@ def run_plan(the_plan: Plan, spec: RunSpec, registry: Registry,
 
 def prepare(cell: Cell, spec: RunSpec, registry: Registry) -> PreparedData:
     """Load a dataset's cases once: patient-level split, task-encoded labels."""
-    dataset = instantiate(registry.get("dataset", cell.dataset), spec,
-                          cell.overrides.get(cell.dataset, {}), data_dir=spec.data_dir)
+    dataset = instantiate(
+        registry.get("dataset", cell.dataset),
+        spec,
+        cell.overrides.get(cell.dataset, {}),
+        data_dir=spec.data_dir,
+    )
     task = dataset.tasks()[cell.target]
     infos = dataset.list_cases()
     splits = split_cases(infos, seed=int(dataset.p.get("split_seed", 0)))
     if not splits["train"] or not splits["test"]:
         raise DataError(
             f"dataset {dataset.name!r} has {len(infos)} case(s), too few for a train and a test "
-            "split; add cases or use a larger phantom (--set synthetic.n_patients=8)")
+            "split; add cases or use a larger phantom (--set synthetic.n_patients=8)"
+        )
     train = [dataset.load_case(i, task) for i in splits["train"]]
     test = [dataset.load_case(i, task) for i in splits["test"]]
-    return PreparedData(dataset=dataset, task=task, intensity=dataset.intensity(),
-                        fingerprint=dataset.fingerprint(), split_hash=split_hash(splits),
-                        train=train, test=test,
-                        sizes={k: len(v) for k, v in splits.items()})
+    return PreparedData(
+        dataset=dataset,
+        task=task,
+        intensity=dataset.intensity(),
+        fingerprint=dataset.fingerprint(),
+        split_hash=split_hash(splits),
+        train=train,
+        test=test,
+        sizes={k: len(v) for k, v in splits.items()},
+    )
 
 
-def run_cell(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry,
-             cache: PseudoLabelCache, device: str, reporter: Reporter) -> dict[str, Any]:
+def run_cell(
+    cell: Cell,
+    data: PreparedData,
+    spec: RunSpec,
+    registry: Registry,
+    cache: PseudoLabelCache,
+    device: str,
+    reporter: Reporter,
+) -> dict[str, Any]:
     record = _base_record(cell, spec, registry, device)
     prov = record["provenance"]
     cell_dir = Path(spec.out) / cell.dataset / cell.id
-    labeler = instantiate(registry.get("labeler", cell.labeler), spec,
-                          cell.overrides.get(cell.labeler, {}))
+    labeler = instantiate(
+        registry.get("labeler", cell.labeler), spec, cell.overrides.get(cell.labeler, {})
+    )
     seg_cls = registry.get("segmenter", cell.segmenter)
     seg_over = cell.overrides.get(cell.segmenter, {})
 
@@ -151,22 +185,42 @@ def run_cell(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry,
 
     segmenter = new_segmenter()
     weak_cases, proto_cfg = weak_labels(cell, data, spec, registry)
-    prov.update(protocol=proto_cfg, labeler=labeler.config, segmenter=segmenter.config,
-                dataset={**data.dataset.config, "fingerprint": data.fingerprint,
-                         "split_hash": data.split_hash, "split_sizes": data.sizes})
+    prov.update(
+        protocol=proto_cfg,
+        labeler=labeler.config,
+        segmenter=segmenter.config,
+        dataset={
+            **data.dataset.config,
+            "fingerprint": data.fingerprint,
+            "split_hash": data.split_hash,
+            "split_sizes": data.sizes,
+        },
+    )
 
-    cache_key = cache.key({
-        "dataset": data.fingerprint, "split": data.split_hash, "target": cell.target,
-        "protocol": proto_cfg, "seed": cell.seed, "labeler": labeler.config,
-        "segmenter": segmenter.config if labeler.uses_segmenter else None,
-    })
+    cache_key = cache.key(
+        {
+            "dataset": data.fingerprint,
+            "split": data.split_hash,
+            "target": cell.target,
+            "protocol": proto_cfg,
+            "seed": cell.seed,
+            "labeler": labeler.config,
+            "segmenter": segmenter.config if labeler.uses_segmenter else None,
+        }
+    )
     workdir = cell_dir / "work"
     pseudo = cache.get(cache_key)
     prov["pseudo_cache"] = {"key": cache_key, "hit": pseudo is not None}
     if pseudo is None:
         with reporter.task(f"labelling with {cell.labeler}", len(weak_cases)) as progress:
-            ctx = LabelContext(device=device, seed=cell.seed, classes=data.task.classes,
-                               workdir=workdir, progress=progress, new_segmenter=new_segmenter)
+            ctx = LabelContext(
+                device=device,
+                seed=cell.seed,
+                classes=data.task.classes,
+                workdir=workdir,
+                progress=progress,
+                new_segmenter=new_segmenter,
+            )
             t0 = time.perf_counter()
             pseudo = labeler.label(weak_cases, ctx)
             prov["pseudo_cache"]["label_s"] = round(time.perf_counter() - t0, 3)
@@ -175,8 +229,13 @@ def run_cell(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry,
     record["pseudo"] = pseudo_quality(pseudo, data.train, registry)
 
     with reporter.task(f"training {cell.segmenter}") as progress:
-        ctx = TrainContext(device=device, seed=cell.seed, classes=data.task.classes,
-                           workdir=workdir, progress=progress)
+        ctx = TrainContext(
+            device=device,
+            seed=cell.seed,
+            classes=data.task.classes,
+            workdir=workdir,
+            progress=progress,
+        )
         log = segmenter.fit(weak_cases, pseudo, ctx)
     prov["train_log"] = {k: v for k, v in (log or {}).items() if k in ("loss", "epochs", "seconds")}
 
@@ -189,25 +248,43 @@ def run_cell(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry,
             if i < 2:
                 write_overlay(cell_dir, case, data.intensity, pred)
             if case.label is not None:
-                per_case.append({"case": case.id, "patient": case.patient,
-                                 **evaluate_case(pred, case, registry),
-                                 **({"positive": bool(case.meta["positive"])}
-                                    if "positive" in case.meta else {})})
+                per_case.append(
+                    {
+                        "case": case.id,
+                        "patient": case.patient,
+                        **evaluate_case(pred, case, registry),
+                        **(
+                            {"positive": bool(case.meta["positive"])}
+                            if "positive" in case.meta
+                            else {}
+                        ),
+                    }
+                )
             progress("predicting", i + 1, len(data.test))
     train_case = data.train[0]
     if train_case.id in pseudo_by_id:
-        write_overlay(cell_dir / "train", train_case, data.intensity,
-                      pseudo_by_id[train_case.id].foreground(), max_slices=2)
+        write_overlay(
+            cell_dir / "train",
+            train_case,
+            data.intensity,
+            pseudo_by_id[train_case.id].foreground(),
+            max_slices=2,
+        )
     record["metrics"] = aggregate(per_case)
     record["per_case"] = per_case
     record["status"] = "done"
-    write_summary(cell_dir, per_case, record["metrics"],
-                  {"cell": cell.key, "pseudo": record["pseudo"], "provenance": prov})
+    write_summary(
+        cell_dir,
+        per_case,
+        record["metrics"],
+        {"cell": cell.key, "pseudo": record["pseudo"], "provenance": prov},
+    )
     return record
 
 
-def weak_labels(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry
-                ) -> tuple[list[WeakCase], dict[str, Any]]:
+def weak_labels(
+    cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry
+) -> tuple[list[WeakCase], dict[str, Any]]:
     """The weak label of every training case: simulated (seeded) or shipped natively."""
     out: list[WeakCase] = []
     if cell.protocol.startswith(NATIVE):
@@ -215,17 +292,22 @@ def weak_labels(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registr
         cfg = {"name": cell.protocol, "version": data.dataset.version, "params": {}}
         for case in data.train:
             if kind not in case.native_weak:
-                raise DataError(f"case {case.id} ({case.source}) ships no {kind!r} weak label; "
-                                "fix the annotation file or run with --weak <protocol>")
+                raise DataError(
+                    f"case {case.id} ({case.source}) ships no {kind!r} weak label; "
+                    "fix the annotation file or run with --weak <protocol>"
+                )
             out.append(_weak_case(case, case.native_weak[kind], data.intensity))
         return out, cfg
-    protocol = instantiate(registry.get("protocol", cell.protocol), spec,
-                           cell.overrides.get(cell.protocol, {}))
+    protocol = instantiate(
+        registry.get("protocol", cell.protocol), spec, cell.overrides.get(cell.protocol, {})
+    )
     cfg = {**protocol.config, "hash": protocol.config_hash}
     for case in data.train:
         if case.label is None and protocol.produces != "full":
-            raise DataError(f"case {case.id} has no ground truth to simulate "
-                            f"{protocol.produces!r} labels from; give masks or use --weak native")
+            raise DataError(
+                f"case {case.id} has no ground truth to simulate "
+                f"{protocol.produces!r} labels from; give masks or use --weak native"
+            )
         if case.label is None:
             raise DataError(f"case {case.id} has no ground truth, which the oracle needs")
         seed = int(stable_hash([protocol.config_hash, cell.seed, case.id], 15), 16)
@@ -235,8 +317,15 @@ def weak_labels(cell: Cell, data: PreparedData, spec: RunSpec, registry: Registr
 
 
 def _weak_case(case: Case, weak: WeakLabel, intensity: Intensity) -> WeakCase:
-    return WeakCase(id=case.id, patient=case.patient, image=case.image, spacing=case.spacing,
-                    weak=weak, classes=case.classes, intensity=intensity)
+    return WeakCase(
+        id=case.id,
+        patient=case.patient,
+        image=case.image,
+        spacing=case.spacing,
+        weak=weak,
+        classes=case.classes,
+        intensity=intensity,
+    )
 
 
 def to_label_map(probs: np.ndarray, multilabel: bool, threshold: float = 0.5) -> np.ndarray:
@@ -258,8 +347,7 @@ def evaluate_case(pred: np.ndarray, case: Case, registry: Registry) -> dict[str,
 def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Means over cases of every numeric metric (NaN excluded); ``@pos`` over positive cases."""
     out: dict[str, float] = {}
-    keys = [k for k, v in (per_case[0].items() if per_case else ())
-            if isinstance(v, float)]
+    keys = [k for k, v in (per_case[0].items() if per_case else ()) if isinstance(v, float)]
     for subset, suffix in ((per_case, ""), ([c for c in per_case if c.get("positive")], "@pos")):
         if suffix and not any("positive" in c for c in per_case):
             continue
@@ -271,8 +359,9 @@ def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def pseudo_quality(pseudo: Sequence[PseudoLabel], train: Sequence[Case], registry: Registry
-                   ) -> dict[str, float]:
+def pseudo_quality(
+    pseudo: Sequence[PseudoLabel], train: Sequence[Case], registry: Registry
+) -> dict[str, float]:
     """Dice of pseudo masks against the training ground truth, on the labelled slices."""
     by_id = {c.id: c for c in train}
     dice_cls = registry.classes("metric").get("dice")
@@ -286,7 +375,9 @@ def pseudo_quality(pseudo: Sequence[PseudoLabel], train: Sequence[Case], registr
             continue
         fg, gt = p.foreground()[p.slices], case.label[p.slices]
         for k, name in enumerate(case.classes, start=1):
-            per_class.setdefault(name, []).append(float(dice.compute(fg == k, gt == k, case.spacing)))
+            per_class.setdefault(name, []).append(
+                float(dice.compute(fg == k, gt == k, case.spacing))
+            )
     out = {f"dice/{k}": float(np.nanmean(v)) for k, v in per_class.items()}
     if per_class:
         out["dice"] = float(np.nanmean([out[f"dice/{k}"] for k in per_class]))
@@ -295,35 +386,60 @@ def pseudo_quality(pseudo: Sequence[PseudoLabel], train: Sequence[Case], registr
 
 def _check_pseudo(pseudo: Sequence[PseudoLabel], cases: Sequence[WeakCase], name: str) -> None:
     if len(pseudo) != len(cases):
-        raise WsbenchError(f"labeler {name!r} returned {len(pseudo)} pseudo labels for "
-                           f"{len(cases)} training cases; return one per case")
+        raise WsbenchError(
+            f"labeler {name!r} returned {len(pseudo)} pseudo labels for "
+            f"{len(cases)} training cases; return one per case"
+        )
     for p, c in zip(pseudo, cases):
         spatial = p.target.shape[1:] if p.multilabel else p.target.shape
         if tuple(spatial) != tuple(c.image.shape) or p.weight.shape != p.target.shape:
             raise WsbenchError(
                 f"labeler {name!r}: pseudo label of case {c.id} has shape {p.target.shape} and "
-                f"weight {p.weight.shape}, but the image is {c.image.shape}; return full-volume maps")
+                f"weight {p.weight.shape}, but the image is {c.image.shape}; "
+                "return full-volume maps"
+            )
 
 
 def _base_record(cell: Cell, spec: RunSpec, registry: Registry, device: str) -> dict[str, Any]:
     versions = {}
-    for kind, name in (("dataset", cell.dataset), ("labeler", cell.labeler),
-                       ("segmenter", cell.segmenter), ("protocol", cell.protocol)):
+    for kind, name in (
+        ("dataset", cell.dataset),
+        ("labeler", cell.labeler),
+        ("segmenter", cell.segmenter),
+        ("protocol", cell.protocol),
+    ):
         try:
             cls = registry.get(kind, name)
-            versions[kind] = {"name": name, "version": cls.version,
-                              "package": registry.source(kind, name)}
+            versions[kind] = {
+                "name": name,
+                "version": cls.version,
+                "package": registry.source(kind, name),
+            }
         except WsbenchError:
             versions[kind] = {"name": name, "version": None}
     return {
-        "id": cell.id, "dataset": cell.dataset, "target": cell.target, "protocol": cell.protocol,
-        "labeler": cell.labeler, "segmenter": cell.segmenter, "seed": cell.seed,
-        "sweep": dict(cell.sweep), "status": "running", "error": None, "metrics": {},
-        "per_case": [], "pseudo": {},
+        "id": cell.id,
+        "dataset": cell.dataset,
+        "target": cell.target,
+        "protocol": cell.protocol,
+        "labeler": cell.labeler,
+        "segmenter": cell.segmenter,
+        "seed": cell.seed,
+        "sweep": dict(cell.sweep),
+        "status": "running",
+        "error": None,
+        "metrics": {},
+        "per_case": [],
+        "pseudo": {},
         "provenance": {
-            "wsbench": wsbench.__version__, "plugins": versions, "profile": spec.profile,
-            "overrides": {k: dict(v) for k, v in cell.overrides.items()}, "seed": cell.seed,
-            "device": device, "git_sha": git_sha(), "python": platform.python_version(),
+            "wsbench": wsbench.__version__,
+            "plugins": versions,
+            "profile": spec.profile,
+            "overrides": {k: dict(v) for k, v in cell.overrides.items()},
+            "seed": cell.seed,
+            "device": device,
+            "git_sha": git_sha(),
+            "python": platform.python_version(),
             "torch": _torch_version(),
         },
     }
@@ -357,11 +473,19 @@ def git_sha() -> str | None:
     if not _GIT_SHA:
         try:
             sha = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=Path(wsbench.__file__).parent,
-                capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+                ["git", "rev-parse", "HEAD"],
+                cwd=Path(wsbench.__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            ).stdout.strip()
             dirty = subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=Path(wsbench.__file__).parent, capture_output=True, text=True, timeout=5
+                cwd=Path(wsbench.__file__).parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
             ).stdout.strip()
             _GIT_SHA.append(sha + ("-dirty" if dirty else ""))
         except (OSError, subprocess.SubprocessError):

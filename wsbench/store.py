@@ -34,9 +34,24 @@ CREATE TABLE IF NOT EXISTS cells (
 )
 """
 _JSON = ("sweep", "metrics", "per_case", "pseudo", "provenance")
-_COLUMNS = ("id", "dataset", "target", "protocol", "labeler", "segmenter", "seed", "sweep",
-            "status", "error", "metrics", "per_case", "pseudo", "provenance", "finished_at",
-            "wall_s")
+_COLUMNS = (
+    "id",
+    "dataset",
+    "target",
+    "protocol",
+    "labeler",
+    "segmenter",
+    "seed",
+    "sweep",
+    "status",
+    "error",
+    "metrics",
+    "per_case",
+    "pseudo",
+    "provenance",
+    "finished_at",
+    "wall_s",
+)
 
 
 class Store:
@@ -61,8 +76,10 @@ class Store:
 
     def put(self, record: dict[str, Any]) -> None:
         """Insert or replace one cell's record in its own transaction."""
-        row = [json.dumps(record.get(c, {}), default=_plain) if c in _JSON else record.get(c)
-               for c in _COLUMNS]
+        row = [
+            json.dumps(record.get(c, {}), default=_plain) if c in _JSON else record.get(c)
+            for c in _COLUMNS
+        ]
         with self._db:
             self._db.execute(
                 f"INSERT OR REPLACE INTO cells ({', '.join(_COLUMNS)}) "

@@ -68,8 +68,9 @@ class SliceCache:
 
     def entry_dir(self, dataset: Dataset, info: CaseInfo, task: Task) -> Path:
         task_key = stable_hash([task.target, task.classes, task.values], length=8)
-        return (self.dataset_dir(dataset) / self.fingerprint(dataset)
-                / f"{_safe(info.id)}-{task_key}")
+        return (
+            self.dataset_dir(dataset) / self.fingerprint(dataset) / f"{_safe(info.id)}-{task_key}"
+        )
 
     def get(self, dataset: Dataset, info: CaseInfo, task: Task) -> Case:
         """The case with memory-mapped arrays; loads and stores it on the first call."""

@@ -34,15 +34,19 @@ def case_record(case: Case, split: str | None) -> dict:
     }
 
 
-def iter_check(dataset: Dataset, task_name: str | None = None
-               ) -> Iterator[tuple[str, dict | str]]:
+def iter_check(dataset: Dataset, task_name: str | None = None) -> Iterator[tuple[str, dict | str]]:
     """Yield ``("case", record)`` per valid case and ``("error", "path: cause")`` per bad one."""
     try:
         tasks = dataset.tasks()
         name = task_name or dataset.default_target or next(iter(tasks))
         if name not in tasks:
-            yield "error", (f"{dataset.data_dir}: dataset {dataset.name} has no target {name!r}; "
-                            f"valid targets are: {', '.join(tasks)}")
+            yield (
+                "error",
+                (
+                    f"{dataset.data_dir}: dataset {dataset.name} has no target {name!r}; "
+                    f"valid targets are: {', '.join(tasks)}"
+                ),
+            )
             return
         task = tasks[name]
         infos = dataset.list_cases()
@@ -63,8 +67,7 @@ def iter_check(dataset: Dataset, task_name: str | None = None
         yield "case", case_record(case, split_of.get(info.id))
 
 
-def check_dataset(dataset: Dataset, task_name: str | None = None
-                  ) -> tuple[list[dict], list[str]]:
+def check_dataset(dataset: Dataset, task_name: str | None = None) -> tuple[list[dict], list[str]]:
     """(records of valid cases, error lines of bad files); all valid when the list is empty."""
     records: list[dict] = []
     errors: list[str] = []

@@ -45,8 +45,15 @@ from wsbench.params import in_range
 LAYOUT = "DL_info.csv and Images_png/<patient>_<study>_<series>/<slice>.png"
 HU_OFFSET = 32768
 SPLITS = {1: "train", 2: "val", 3: "test"}
-REQUIRED = ("File_name", "Patient_index", "Key_slice_index", "Measurement_coordinates",
-            "Bounding_boxes", "Spacing_mm_px_", "Train_Val_Test")
+REQUIRED = (
+    "File_name",
+    "Patient_index",
+    "Key_slice_index",
+    "Measurement_coordinates",
+    "Bounding_boxes",
+    "Spacing_mm_px_",
+    "Train_Val_Test",
+)
 
 
 def read_png16(path: Path) -> np.ndarray:
@@ -58,11 +65,14 @@ def read_png16(path: Path) -> np.ndarray:
     except FileNotFoundError:
         raise DataError(f"{path}: missing slice; re-download this series folder") from None
     except Exception as exc:  # noqa: BLE001 - readers raise many types
-        raise DataError(f"{path}: unreadable or truncated PNG ({type(exc).__name__}: {exc}); "
-                        "re-download it") from None
+        raise DataError(
+            f"{path}: unreadable or truncated PNG ({type(exc).__name__}: {exc}); re-download it"
+        ) from None
     if mode not in ("I;16", "I;16B", "I;16L", "I") or pixels.ndim != 2:
-        raise DataError(f"{path}: PNG mode {mode} is not 16-bit grayscale; DeepLesion slices are "
-                        "16-bit PNGs with HU + 32768")
+        raise DataError(
+            f"{path}: PNG mode {mode} is not 16-bit grayscale; DeepLesion slices are "
+            "16-bit PNGs with HU + 32768"
+        )
     return pixels.astype(np.float32) - HU_OFFSET
 
 
@@ -81,13 +91,19 @@ class DeepLesionDataset(Dataset):
 
     name = "deeplesion"
     version = "0.1.0"
-    citation = ("Yan et al., DeepLesion: automated mining of large-scale lesion annotations and "
-                "universal lesion detection with deep learning, J. Med. Imaging 5(3), 2018")
+    citation = (
+        "Yan et al., DeepLesion: automated mining of large-scale lesion annotations and "
+        "universal lesion detection with deep learning, J. Med. Imaging 5(3), 2018"
+    )
     native_weak = ("recist", "box")
     default_target = "lesion"
     params = DATASET_PARAMS + (
-        Param("neighbours", 0, "slices each side of the key slice (0 = 2D, 1 = 2.5D with 3 slices)",
-              **in_range(0, 16)),
+        Param(
+            "neighbours",
+            0,
+            "slices each side of the key slice (0 = 2D, 1 = 2.5D with 3 slices)",
+            **in_range(0, 16),
+        ),
         Param("mask_dir", "", "folder of <File_name> PNG ground-truth masks (evaluation subset)"),
         Param("drop_noisy", False, "leave out lesions flagged Possibly_noisy"),
     )
@@ -104,8 +120,10 @@ class DeepLesionDataset(Dataset):
                 fields = [c.strip() for c in reader.fieldnames or []]
                 missing = [c for c in REQUIRED if c not in fields]
                 if missing:
-                    raise DataError(f"{path}: missing column(s) {', '.join(missing)}; use the "
-                                    "DL_info.csv shipped with DeepLesion")
+                    raise DataError(
+                        f"{path}: missing column(s) {', '.join(missing)}; use the "
+                        "DL_info.csv shipped with DeepLesion"
+                    )
                 rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k} for r in reader]
         except FileNotFoundError:
             raise DataError(f"{path}: missing; --data-dir must hold {LAYOUT}") from None
@@ -122,17 +140,19 @@ class DeepLesionDataset(Dataset):
             try:
                 split = SPLITS[int(rows[0]["Train_Val_Test"])]
             except (KeyError, ValueError):
-                raise DataError(f"{self.data_dir / 'DL_info.csv'}: {case}: Train_Val_Test = "
-                                f"{rows[0]['Train_Val_Test']!r} must be 1, 2 or 3; fix the row"
-                                ) from None
+                raise DataError(
+                    f"{self.data_dir / 'DL_info.csv'}: {case}: Train_Val_Test = "
+                    f"{rows[0]['Train_Val_Test']!r} must be 1, 2 or 3; fix the row"
+                ) from None
             out.append(CaseInfo(case, rows[0]["Patient_index"], split, case))
         return out
 
     def load_case(self, info: CaseInfo, task: Task) -> Case:
         rows = self._rows().get(info.id)
         if not rows:
-            raise DataError(f"{self.data_dir / 'DL_info.csv'}: no rows for {info.id}; list the "
-                            "cases again")
+            raise DataError(
+                f"{self.data_dir / 'DL_info.csv'}: no rows for {info.id}; list the cases again"
+            )
         where = f"{self.data_dir / 'DL_info.csv'} ({info.id})"
         series, _, key_name = info.id.rpartition("_")
         folder = self.data_dir / "Images_png" / series
@@ -149,8 +169,9 @@ class DeepLesionDataset(Dataset):
             raise DataError(f"{folder}: slices differ in shape; re-download this series")
         sx, sy, sz = _floats(rows[0]["Spacing_mm_px_"], 3, "Spacing_mm_px_", where)
         if not all(math.isfinite(v) and v > 0 for v in (sx, sy, sz)):
-            raise DataError(f"{where}: Spacing_mm_px_ {sx}, {sy}, {sz} is NaN or not positive; "
-                            "fix the row")
+            raise DataError(
+                f"{where}: Spacing_mm_px_ {sx}, {sy}, {sz} is NaN or not positive; fix the row"
+            )
         spacing = (sz, sy, sx)
         image = np.stack(planes)
         shape = image.shape[1:]
@@ -161,22 +182,41 @@ class DeepLesionDataset(Dataset):
             short_axis = ((c[5], c[4]), (c[7], c[6]))
             lesions.append(Recist(n, long_axis, short_axis, 1))
             x0, y0, x1, y1 = _floats(row["Bounding_boxes"], 4, "Bounding_boxes", where)
-            box = Box(n, max(0, math.floor(y0)), max(0, math.floor(x0)),
-                      min(shape[0], math.floor(y1) + 1), min(shape[1], math.floor(x1) + 1), 1)
+            box = Box(
+                n,
+                max(0, math.floor(y0)),
+                max(0, math.floor(x0)),
+                min(shape[0], math.floor(y1) + 1),
+                min(shape[1], math.floor(x1) + 1),
+                1,
+            )
             if box.height <= 0 or box.width <= 0:
-                raise DataError(f"{where}: Bounding_boxes {x0}, {y0}, {x1}, {y1} lies outside the "
-                                f"{shape[1]}x{shape[0]} slice; fix the row")
+                raise DataError(
+                    f"{where}: Bounding_boxes {x0}, {y0}, {x1}, {y1} lies outside the "
+                    f"{shape[1]}x{shape[0]} slice; fix the row"
+                )
             boxes.append(box)
         slices = np.asarray([n], dtype=np.int64)
         label = self._mask(info.id, image.shape, n)
         return Case(
-            id=info.id, patient=info.patient, image=image, label=label, spacing=spacing,
-            affine=affine_from_spacing(spacing), classes=task.classes, organ=None,
-            native_weak={"recist": RecistLabel(slices=slices.copy(), lesions=lesions),
-                         "box": BoxLabel(slices=slices.copy(), boxes=boxes)},
-            meta={"key_slice": key, "label_slices": [n] if label is not None else [],
-                  "possibly_noisy": [r.get("Possibly_noisy", "") for r in rows],
-                  "split": info.split},
+            id=info.id,
+            patient=info.patient,
+            image=image,
+            label=label,
+            spacing=spacing,
+            affine=affine_from_spacing(spacing),
+            classes=task.classes,
+            organ=None,
+            native_weak={
+                "recist": RecistLabel(slices=slices.copy(), lesions=lesions),
+                "box": BoxLabel(slices=slices.copy(), boxes=boxes),
+            },
+            meta={
+                "key_slice": key,
+                "label_slices": [n] if label is not None else [],
+                "possibly_noisy": [r.get("Possibly_noisy", "") for r in rows],
+                "split": info.split,
+            },
             source=str(folder / f"{key_name}.png"),
         )
 
@@ -190,15 +230,19 @@ class DeepLesionDataset(Dataset):
             with Image.open(path) as im:
                 mask = np.asarray(im)
         except Exception as exc:  # noqa: BLE001 - readers raise many types
-            raise DataError(f"{path}: unreadable mask PNG ({type(exc).__name__}: {exc}); "
-                            "re-export it") from None
+            raise DataError(
+                f"{path}: unreadable mask PNG ({type(exc).__name__}: {exc}); re-export it"
+            ) from None
         if mask.shape != shape[1:]:
-            raise DataError(f"{path}: mask shape {mask.shape} does not match the slice "
-                            f"{shape[1:]}; re-export it on the image grid")
+            raise DataError(
+                f"{path}: mask shape {mask.shape} does not match the slice "
+                f"{shape[1:]}; re-export it on the image grid"
+            )
         unknown = [v for v in np.unique(mask).tolist() if v not in (0, 1, 255)]
         if unknown:
-            raise DataError(f"{path}: unknown label value(s) {unknown[:5]}; masks hold 0 and "
-                            "1 or 255")
+            raise DataError(
+                f"{path}: unknown label value(s) {unknown[:5]}; masks hold 0 and 1 or 255"
+            )
         label = np.zeros(shape, np.uint8)
         label[z] = mask > 0
         return label

@@ -47,8 +47,10 @@ def pixels_hu(ds: pydicom.Dataset, path: Path) -> np.ndarray:
             "re-export or re-download it"
         ) from None
     if raw.ndim != 2:
-        raise DataError(f"{path}: expected one 2D frame, found pixel shape {raw.shape}; "
-                        "split multi-frame files into one slice per file")
+        raise DataError(
+            f"{path}: expected one 2D frame, found pixel shape {raw.shape}; "
+            "split multi-frame files into one slice per file"
+        )
     slope = float(getattr(ds, "RescaleSlope", 1.0) or 1.0)
     intercept = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
     out = raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)
@@ -104,16 +106,20 @@ def load_series(files: Sequence[Path], what: str) -> SeriesVolume:
     for path, ds in headers:
         ipp = getattr(ds, "ImagePositionPatient", None)
         if ipp is None or len(ipp) != 3:
-            raise DataError(f"{path}: no ImagePositionPatient tag; slices cannot be ordered, "
-                            "re-export the series with positions")
+            raise DataError(
+                f"{path}: no ImagePositionPatient tag; slices cannot be ordered, "
+                "re-export the series with positions"
+            )
         pos = np.asarray([float(v) for v in ipp])
         located.append((float(pos @ normal), pos, path, ds))
     located.sort(key=lambda t: t[0])
     along = np.asarray([t[0] for t in located])
     steps = np.diff(along)
     if len(steps) and (not np.all(np.isfinite(steps)) or np.any(np.abs(steps) < 1e-4)):
-        raise DataError(f"{what}: two slices share one ImagePositionPatient (zero slice spacing); "
-                        "remove duplicate slices")
+        raise DataError(
+            f"{what}: two slices share one ImagePositionPatient (zero slice spacing); "
+            "remove duplicate slices"
+        )
     dz = float(np.median(steps)) if len(steps) else float(getattr(first, "SliceThickness", 1) or 1)
     if not np.isfinite(dz) or dz <= 0:
         raise DataError(f"{what}: slice spacing {dz} is NaN or not positive; fix SliceThickness")
@@ -121,23 +127,27 @@ def load_series(files: Sequence[Path], what: str) -> SeriesVolume:
     for _, _, path, ds in located:
         pixels = pixels_hu(ds, path)
         if slices and pixels.shape != slices[0].shape:
-            raise DataError(f"{path}: slice shape {pixels.shape} differs from {slices[0].shape} "
-                            f"in {located[0][2]}; the series mixes images, separate them")
+            raise DataError(
+                f"{path}: slice shape {pixels.shape} differs from {slices[0].shape} "
+                f"in {located[0][2]}; the series mixes images, separate them"
+            )
         slices.append(pixels)
     stored = np.stack(slices)  # (slice, row, column)
     lps = np.eye(4)
     lps[:3, 0] = row_dir * dx  # column index runs along the row direction
     lps[:3, 1] = col_dir * dy
-    lps[:3, 2] = (located[-1][1] - located[0][1]) / (len(located) - 1) if len(located) > 1 \
-        else normal * dz
+    lps[:3, 2] = (
+        (located[-1][1] - located[0][1]) / (len(located) - 1) if len(located) > 1 else normal * dz
+    )
     lps[:3, 3] = located[0][1]
     affine = LPS_TO_RAS @ lps
     array, spacing, ornt = canonical(np.transpose(stored, (2, 1, 0)), affine)
     return SeriesVolume(array, spacing, affine, ornt, [t[2] for t in located], along)
 
 
-def canonical(data_xyz: np.ndarray, affine: np.ndarray
-              ) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray]:
+def canonical(
+    data_xyz: np.ndarray, affine: np.ndarray
+) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray]:
     """Voxel-order (x, y, z) data + affine -> ((Z, Y, X) RAS+ float32, spacing (z, y, x), ornt)."""
     ornt = nib.orientations.io_orientation(affine)
     canon = nib.orientations.apply_orientation(data_xyz, ornt)

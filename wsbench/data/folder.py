@@ -50,11 +50,14 @@ def read_2d(path: Path, *, mask: bool) -> np.ndarray:
                 im = im.convert("L")
             pixels = np.asarray(im)
     except Exception as exc:  # noqa: BLE001 - readers raise many types
-        raise DataError(f"{path}: unreadable or truncated image ({type(exc).__name__}: {exc}); "
-                        "re-export it") from None
+        raise DataError(
+            f"{path}: unreadable or truncated image ({type(exc).__name__}: {exc}); re-export it"
+        ) from None
     if pixels.ndim != 2:
-        raise DataError(f"{path}: {'mask' if mask else 'image'} has shape {pixels.shape}, not one "
-                        "grey channel; save masks as single-channel label images")
+        raise DataError(
+            f"{path}: {'mask' if mask else 'image'} has shape {pixels.shape}, not one "
+            "grey channel; save masks as single-channel label images"
+        )
     return pixels
 
 
@@ -68,13 +71,20 @@ class FolderDataset(Dataset):
     params = DATASET_PARAMS + (
         Param("classes", "foreground", "comma-separated class names; mask value k = k-th name"),
         Param("patient_regex", "", "regex whose first group is the patient id in a file stem"),
-        Param("pixel_spacing", 1.0, "pixel size in mm of 2D images", check=lambda v: v > 0,
-              check_doc="> 0"),
+        Param(
+            "pixel_spacing",
+            1.0,
+            "pixel size in mm of 2D images",
+            check=lambda v: v > 0,
+            check_doc="> 0",
+        ),
         Param("slice_spacing", 1.0, "slice thickness in mm given to 2D images", **at_least(1e-6)),
     )
     # 8-bit pictures by default; for CT NIfTI set window_lo/window_hi to a HU window.
-    profiles: ClassVar[dict] = {"quick": {"window_lo": 0.0, "window_hi": 255.0},
-                "paper": {"window_lo": 0.0, "window_hi": 255.0}}
+    profiles: ClassVar[dict] = {
+        "quick": {"window_lo": 0.0, "window_hi": 255.0},
+        "paper": {"window_lo": 0.0, "window_hi": 255.0},
+    }
 
     def class_names(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in str(self.p["classes"]).split(",") if c.strip())
@@ -91,8 +101,11 @@ class FolderDataset(Dataset):
             raise DataError(f"{root / 'images'}: missing; --data-dir must hold {LAYOUT}")
         masks: dict[str, Path] = {}
         if (root / "masks").is_dir():
-            masks = {split_name(m)[0]: m for m in sorted((root / "masks").iterdir())
-                     if m.is_file() and not m.name.startswith(".")}
+            masks = {
+                split_name(m)[0]: m
+                for m in sorted((root / "masks").iterdir())
+                if m.is_file() and not m.name.startswith(".")
+            }
         pairs = {}
         for image in sorted((root / "images").iterdir()):
             stem, ending = split_name(image)
@@ -105,19 +118,24 @@ class FolderDataset(Dataset):
             return stem
         match = re.search(self.p["patient_regex"], stem)
         if not match:
-            raise DataError(f"{stem}: file stem does not match folder.patient_regex "
-                            f"{self.p['patient_regex']!r}; fix the regex or rename the file")
+            raise DataError(
+                f"{stem}: file stem does not match folder.patient_regex "
+                f"{self.p['patient_regex']!r}; fix the regex or rename the file"
+            )
         return match.group(1) if match.groups() else match.group(0)
 
     def list_cases(self) -> list[CaseInfo]:
-        return [CaseInfo(stem, self._patient(stem), None, str(image))
-                for stem, (image, _) in self._pairs().items()]
+        return [
+            CaseInfo(stem, self._patient(stem), None, str(image))
+            for stem, (image, _) in self._pairs().items()
+        ]
 
     def load_case(self, info: CaseInfo, task: Task) -> Case:
         image_path, mask_path = self._pairs().get(info.id, (Path(info.source), None))
         if mask_path is None:
-            raise DataError(f"{image_path}: missing mask (no masks/{info.id}.*); add it or "
-                            "remove the image")
+            raise DataError(
+                f"{image_path}: missing mask (no masks/{info.id}.*); add it or remove the image"
+            )
         allowed = range(len(self.class_names()) + 1)
         meta: dict = {}
         if split_name(image_path)[1].startswith(".nii"):
@@ -127,8 +145,10 @@ class FolderDataset(Dataset):
             image = read_2d(image_path, mask=False).astype(np.float32)[None]
             raw = read_2d(mask_path, mask=True)[None]
             if raw.shape != image.shape:
-                raise DataError(f"{mask_path}: shape {raw.shape[1:]} does not match {image_path} "
-                                f"{image.shape[1:]}; re-export the mask on the image grid")
+                raise DataError(
+                    f"{mask_path}: shape {raw.shape[1:]} does not match {image_path} "
+                    f"{image.shape[1:]}; re-export the mask on the image grid"
+                )
             spacing = (self.p["slice_spacing"], self.p["pixel_spacing"], self.p["pixel_spacing"])
             affine = affine_from_spacing(spacing)
         raw = raw.astype(np.int32)
@@ -136,8 +156,15 @@ class FolderDataset(Dataset):
             raw = raw // 255  # a binary mask saved as 0/255
         check_label_values(raw, allowed, mask_path)
         return Case(
-            id=info.id, patient=info.patient, image=image, label=task.encode(raw),
-            spacing=spacing, affine=affine, classes=task.classes, organ=raw > 0, meta=meta,
+            id=info.id,
+            patient=info.patient,
+            image=image,
+            label=task.encode(raw),
+            spacing=spacing,
+            affine=affine,
+            classes=task.classes,
+            organ=raw > 0,
+            meta=meta,
             source=f"{image_path} + {mask_path}",
         )
 

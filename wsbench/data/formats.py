@@ -64,13 +64,15 @@ def check_label_values(raw: np.ndarray, allowed: Iterable[int], path: Path) -> N
         present = np.unique(raw)
     unknown = [v for v in present.tolist() if v not in allowed]
     if unknown:
-        raise DataError(f"{path}: unknown label value(s) {unknown[:5]}; the dataset declares "
-                        f"{allowed}; fix the mask or the label declaration")
+        raise DataError(
+            f"{path}: unknown label value(s) {unknown[:5]}; the dataset declares "
+            f"{allowed}; fix the mask or the label declaration"
+        )
 
 
-def load_nifti_pair(image_path: Path, label_path: Path
-                    ) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray,
-                               np.ndarray]:
+def load_nifti_pair(
+    image_path: Path, label_path: Path
+) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray, np.ndarray]:
     """An image and its label NIfTI -> (image HU, spacing, affine, ornt, raw int16 label).
 
     Both are reoriented to RAS+; DataError naming both files when shape or affine disagree.
@@ -78,20 +80,24 @@ def load_nifti_pair(image_path: Path, label_path: Path
     check_header_spacing(image_path)
     image, spacing, affine, ornt = load_nifti(image_path)
     if not label_path.exists():
-        raise DataError(f"{label_path}: missing mask for {image_path.name}; add it or remove "
-                        "the image")
+        raise DataError(
+            f"{label_path}: missing mask for {image_path.name}; add it or remove the image"
+        )
     check_header_spacing(label_path)
     label, _, label_affine, _ = load_nifti(label_path, dtype=np.float32)
     if label.shape != image.shape:
-        raise DataError(f"{label_path}: shape {label.shape} does not match {image_path} "
-                        f"{image.shape}; re-export the pair on the same grid")
+        raise DataError(
+            f"{label_path}: shape {label.shape} does not match {image_path} "
+            f"{image.shape}; re-export the pair on the same grid"
+        )
     if not np.allclose(label_affine, affine, atol=1e-3, rtol=1e-4):
-        raise DataError(f"{label_path}: affine differs from {image_path}; resample the mask onto "
-                        "the image grid")
+        raise DataError(
+            f"{label_path}: affine differs from {image_path}; resample the mask onto the image grid"
+        )
     rounded = np.rint(label)
     if not np.array_equal(rounded, label) or rounded.min() < 0 or rounded.max() > 32767:
-        raise DataError(f"{label_path}: label values are not small non-negative integers; "
-                        "give an integer label map")
+        raise DataError(
+            f"{label_path}: label values are not small non-negative integers; "
+            "give an integer label map"
+        )
     return image, spacing, affine, ornt, rounded.astype(np.int16)
-
-

@@ -37,8 +37,9 @@ MASK_VALUES = (0, 1, 255)
 def extract_zip(archive: Path, cache: Path) -> Path:
     """Extract ``archive`` once under ``cache``; refuse members escaping the target (zip-slip)."""
     st = archive.stat()
-    target = cache / "ircadb-extract" / stable_hash([str(archive.resolve()), st.st_size,
-                                                     st.st_mtime_ns])
+    target = (
+        cache / "ircadb-extract" / stable_hash([str(archive.resolve()), st.st_size, st.st_mtime_ns])
+    )
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,8 +60,9 @@ def extract_zip(archive: Path, cache: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         if target.is_dir():  # another process extracted it first
             return target
-        raise DataError(f"{archive}: unreadable or truncated zip ({type(exc).__name__}: {exc}); "
-                        "re-download it") from None
+        raise DataError(
+            f"{archive}: unreadable or truncated zip ({type(exc).__name__}: {exc}); re-download it"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -72,11 +74,17 @@ class IrcadbDataset(Dataset):
 
     name = "ircadb"
     version = "0.1.0"
-    citation = ("Soler et al., 3D image reconstruction for comparison of algorithm database: "
-                "a patient-specific anatomical and medical image database, IRCAD, 2010")
+    citation = (
+        "Soler et al., 3D image reconstruction for comparison of algorithm database: "
+        "a patient-specific anatomical and medical image database, IRCAD, 2010"
+    )
     params = DATASET_PARAMS + (
-        Param("cache_dir", "", "where .zip archives are extracted (default: $WSBENCH_CACHE or "
-              "~/.cache/wsbench); must lie outside --data-dir"),
+        Param(
+            "cache_dir",
+            "",
+            "where .zip archives are extracted (default: $WSBENCH_CACHE or "
+            "~/.cache/wsbench); must lie outside --data-dir",
+        ),
     )
     default_target = "tumor"
 
@@ -97,8 +105,9 @@ class IrcadbDataset(Dataset):
             if match and not (match.group(2) and f"3Dircadb1.{match.group(1)}" in found):
                 found[f"3Dircadb1.{match.group(1)}"] = path  # a folder wins over its zip
         if not found:
-            raise DataError(f"{root}: no 3Dircadb1.N folders or archives; --data-dir must hold "
-                            f"{LAYOUT}")
+            raise DataError(
+                f"{root}: no 3Dircadb1.N folders or archives; --data-dir must hold {LAYOUT}"
+            )
         return dict(sorted(found.items(), key=lambda kv: int(kv[0].rsplit(".", 1)[1])))
 
     def list_cases(self) -> list[CaseInfo]:
@@ -107,8 +116,10 @@ class IrcadbDataset(Dataset):
     def _cache(self) -> Path:
         cache = cache_root(self.p["cache_dir"]).resolve()
         if self.data_dir is not None and cache.is_relative_to(self.data_dir.resolve()):
-            raise ParameterError(f"ircadb.cache_dir {cache} lies inside --data-dir; choose a "
-                                 "folder outside the data, wsbench never writes there")
+            raise ParameterError(
+                f"ircadb.cache_dir {cache} lies inside --data-dir; choose a "
+                "folder outside the data, wsbench never writes there"
+            )
         return cache
 
     def _folder(self, parent: Path, name: str) -> Path:
@@ -117,8 +128,10 @@ class IrcadbDataset(Dataset):
             return parent / name
         archive = parent / f"{name}.zip"
         if not archive.exists():
-            raise DataError(f"{parent / name}: missing (no folder and no .zip); the patient "
-                            "folder is incomplete, re-download it")
+            raise DataError(
+                f"{parent / name}: missing (no folder and no .zip); the patient "
+                "folder is incomplete, re-download it"
+            )
         out = extract_zip(archive, self._cache())
         return out / name if (out / name).is_dir() else out
 
@@ -141,15 +154,23 @@ class IrcadbDataset(Dataset):
         structures = sorted(p for p in masks_dir.iterdir() if p.is_dir())
         liver = [p for p in structures if p.name.lower() == "liver"]
         if not liver:
-            raise DataError(f"{masks_dir}: missing mask 'liver'; the patient folder is incomplete, "
-                            "re-download it")
+            raise DataError(
+                f"{masks_dir}: missing mask 'liver'; the patient folder is incomplete, "
+                "re-download it"
+            )
         tumours = [p for p in structures if TUMOUR_RE.match(p.name)]
         for value, folders in ((1, liver), (2, tumours)):
             for folder in folders:
                 raw[self._mask(folder, volume)] = value
         return Case(
-            id=info.id, patient=info.patient, image=volume.array, label=task.encode(raw),
-            spacing=volume.spacing, affine=volume.affine, classes=task.classes, organ=raw > 0,
+            id=info.id,
+            patient=info.patient,
+            image=volume.array,
+            label=task.encode(raw),
+            spacing=volume.spacing,
+            affine=volume.affine,
+            classes=task.classes,
+            organ=raw > 0,
             meta={"ornt": volume.ornt, "tumour_masks": [p.name for p in tumours]},
             source=str(series_dir),
         )
@@ -157,17 +178,24 @@ class IrcadbDataset(Dataset):
     def _mask(self, folder: Path, volume) -> np.ndarray:
         mask = load_series(_slice_files(folder), str(folder))
         if mask.array.shape != volume.array.shape:
-            raise DataError(f"{folder}: mask shape {mask.array.shape} does not match the image "
-                            f"series {volume.array.shape}; the mask belongs to another series")
+            raise DataError(
+                f"{folder}: mask shape {mask.array.shape} does not match the image "
+                f"series {volume.array.shape}; the mask belongs to another series"
+            )
         if len(mask.positions) != len(volume.positions) or not np.allclose(
-                mask.positions, volume.positions, atol=1e-3):
-            raise DataError(f"{folder}: mask slice positions differ from PATIENT_DICOM "
-                            "(affine mismatch); the mask belongs to another series")
+            mask.positions, volume.positions, atol=1e-3
+        ):
+            raise DataError(
+                f"{folder}: mask slice positions differ from PATIENT_DICOM "
+                "(affine mismatch); the mask belongs to another series"
+            )
         values = np.unique(mask.array)
         unknown = [v for v in values.tolist() if v not in MASK_VALUES]
         if unknown:
-            raise DataError(f"{folder}: unknown label value(s) {unknown[:5]}; IRCADb masks are "
-                            "0/255, re-export the mask")
+            raise DataError(
+                f"{folder}: unknown label value(s) {unknown[:5]}; IRCADb masks are "
+                "0/255, re-export the mask"
+            )
         return mask.array > 0
 
     def fingerprint(self) -> str:

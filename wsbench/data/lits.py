@@ -34,8 +34,10 @@ class LitsDataset(Dataset):
 
     name = "lits"
     version = "0.1.0"
-    citation = ("Bilic et al., The Liver Tumor Segmentation Benchmark (LiTS), Medical Image "
-                "Analysis 84:102680, 2023")
+    citation = (
+        "Bilic et al., The Liver Tumor Segmentation Benchmark (LiTS), Medical Image "
+        "Analysis 84:102680, 2023"
+    )
     params = DATASET_PARAMS
     default_target = "tumor"
 
@@ -65,13 +67,16 @@ class LitsDataset(Dataset):
             found[number][kind] = path
         volumes = {n: f for n, f in found.items() if "volume" in f}
         if not volumes:
-            raise DataError(f"{self.data_dir}: no volume-N.nii[.gz] found; --data-dir must hold "
-                            f"{LAYOUT}")
+            raise DataError(
+                f"{self.data_dir}: no volume-N.nii[.gz] found; --data-dir must hold {LAYOUT}"
+            )
         for files in volumes.values():
             if "segmentation" not in files:
                 seg = files["volume"].name.replace("volume", "segmentation", 1)
-                raise DataError(f"{files['volume']}: no {seg} (or .nii/.nii.gz) found; add the "
-                                "segmentation or remove the volume")
+                raise DataError(
+                    f"{files['volume']}: no {seg} (or .nii/.nii.gz) found; add the "
+                    "segmentation or remove the volume"
+                )
         self._index = dict(sorted(volumes.items()))
         return self._index
 
@@ -84,8 +89,10 @@ class LitsDataset(Dataset):
         return tasks
 
     def list_cases(self) -> list[CaseInfo]:
-        return [CaseInfo(f"lits-{n}", str(n), None, f"{f['volume']} + {f['segmentation']}")
-                for n, f in self._files().items()]
+        return [
+            CaseInfo(f"lits-{n}", str(n), None, f"{f['volume']} + {f['segmentation']}")
+            for n, f in self._files().items()
+        ]
 
     # -- loading ----------------------------------------------------------------
 
@@ -93,8 +100,10 @@ class LitsDataset(Dataset):
         number = int(info.id.rsplit("-", 1)[1])
         files = self._files().get(number)
         if files is None:
-            raise DataError(f"{self.data_dir}: no volume-{number}.nii[.gz] for case {info.id}; "
-                            "list the cases again")
+            raise DataError(
+                f"{self.data_dir}: no volume-{number}.nii[.gz] for case {info.id}; "
+                "list the cases again"
+            )
         volume, seg = files["volume"], files["segmentation"]
         image, spacing, affine, ornt = load_nifti(volume)
         raw = _load_labels(seg, volume, image.shape, affine)
@@ -104,15 +113,23 @@ class LitsDataset(Dataset):
             if "organs" not in files:
                 raise ParameterError(
                     f"target 'organs' needs {volume.name.replace('volume', 'organs', 1)} beside "
-                    f"{volume}; use --target tumor or liver, or add organs-N.nii maps")
+                    f"{volume}; use --target tumor or liver, or add organs-N.nii maps"
+                )
             raw = _load_labels(files["organs"], volume, image.shape, affine)
             source += f" + {files['organs']}"
         label = task.encode(raw)
         organ_values = {1, 2} | {v for vals in task.values for v in vals}
         return Case(
-            id=info.id, patient=info.patient, image=image, label=label, spacing=spacing,
-            affine=affine, classes=task.classes, organ=np.isin(raw, sorted(organ_values)),
-            meta={"ornt": ornt}, source=source,
+            id=info.id,
+            patient=info.patient,
+            image=image,
+            label=label,
+            spacing=spacing,
+            affine=affine,
+            classes=task.classes,
+            organ=np.isin(raw, sorted(organ_values)),
+            meta={"ornt": ornt},
+            source=source,
         )
 
     def fingerprint(self) -> str:
@@ -128,16 +145,21 @@ def _load_labels(path: Path, volume: Path, shape, affine: np.ndarray) -> np.ndar
     """A label NIfTI on the volume's grid -> uint8 (Z, Y, X); DataError naming both files."""
     labels, _, label_affine, _ = load_nifti(path, dtype=np.float32)
     if labels.shape != shape:
-        raise DataError(f"{path}: shape {labels.shape} (z, y, x) does not match {volume} "
-                        f"{tuple(shape)}; give both on the same grid")
+        raise DataError(
+            f"{path}: shape {labels.shape} (z, y, x) does not match {volume} "
+            f"{tuple(shape)}; give both on the same grid"
+        )
     if not np.allclose(label_affine, affine, rtol=1e-4, atol=1e-3):
-        raise DataError(f"{path}: affine differs from {volume}; resample the mask onto the "
-                        "volume's grid")
+        raise DataError(
+            f"{path}: affine differs from {volume}; resample the mask onto the volume's grid"
+        )
     rounded = np.rint(labels)
     if rounded.min() < 0 or rounded.max() > 255 or not np.array_equal(rounded, labels):
         bad = np.unique(labels[(rounded != labels) | (rounded < 0) | (rounded > 255)])[:5]
-        raise DataError(f"{path}: label values {bad.tolist()} are not integers in 0..255; "
-                        "give an integer label map")
+        raise DataError(
+            f"{path}: label values {bad.tolist()} are not integers in 0..255; "
+            "give an integer label map"
+        )
     return rounded.astype(np.uint8)
 
 
@@ -145,5 +167,7 @@ def _check_values(raw: np.ndarray, allowed, path: Path) -> None:
     present = np.flatnonzero(np.bincount(raw.ravel(), minlength=256))
     unknown = sorted(set(present.tolist()) - set(allowed))
     if unknown:
-        raise DataError(f"{path}: unknown label value(s) {unknown[:5]}; LiTS segmentations hold "
-                        f"only {list(allowed)} (background, liver, tumour); fix the mask")
+        raise DataError(
+            f"{path}: unknown label value(s) {unknown[:5]}; LiTS segmentations hold "
+            f"only {list(allowed)} (background, liver, tumour); fix the mask"
+        )

@@ -43,11 +43,16 @@ class MsdDataset(Dataset):
 
     name = "msd"
     version = "0.1.0"
-    citation = ("Antonelli et al., The Medical Segmentation Decathlon, Nature Communications "
-                "13:4128, 2022")
+    citation = (
+        "Antonelli et al., The Medical Segmentation Decathlon, Nature Communications 13:4128, 2022"
+    )
     params = DATASET_PARAMS + (
-        Param("channel", 0, "input channel to load (nnU-Net _XXXX suffix, e.g. 0 for CT)",
-              **at_least(0)),
+        Param(
+            "channel",
+            0,
+            "input channel to load (nnU-Net _XXXX suffix, e.g. 0 for CT)",
+            **at_least(0),
+        ),
     )
     default_target = "all"
 
@@ -59,8 +64,9 @@ class MsdDataset(Dataset):
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
-            raise DataError(f"{path}: missing; an MSD/nnU-Net folder needs dataset.json with "
-                            "its labels") from None
+            raise DataError(
+                f"{path}: missing; an MSD/nnU-Net folder needs dataset.json with its labels"
+            ) from None
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: unreadable JSON ({exc}); fix or re-download it") from None
 
@@ -69,8 +75,10 @@ class MsdDataset(Dataset):
         desc = self._description()
         labels = desc.get("labels")
         if not isinstance(labels, dict) or not labels:
-            raise DataError(f"{self.data_dir / 'dataset.json'}: no 'labels' map; add e.g. "
-                            '{"0": "background", "1": "liver"}')
+            raise DataError(
+                f"{self.data_dir / 'dataset.json'}: no 'labels' map; add e.g. "
+                '{"0": "background", "1": "liver"}'
+            )
         out: dict[str, tuple[int, ...]] = {}
         if all(str(k).lstrip("-").isdigit() for k in labels):  # MSD: value -> name
             for value, name in sorted(labels.items(), key=lambda kv: int(kv[0])):
@@ -78,15 +86,19 @@ class MsdDataset(Dataset):
                 out[str(name)] += (int(value),)
         else:  # nnU-Net v2: name -> value or region (list of values)
             for name, value in labels.items():
-                out[str(name)] = tuple(int(v) for v in (value if isinstance(value, list)
-                                                         else [value]))
+                out[str(name)] = tuple(
+                    int(v) for v in (value if isinstance(value, list) else [value])
+                )
         return {n: v for n, v in out.items() if n.lower() != "background" and v != (0,)}
 
     def _is_liver(self, names: list[str]) -> bool:
         lowered = [n.lower() for n in names]
         name = str(self._description().get("name", "")).lower()
-        return "liver" in lowered and any(t in lowered for t in TUMOUR_NAMES) and (
-            "liver" in name or len(lowered) == 2)
+        return (
+            "liver" in lowered
+            and any(t in lowered for t in TUMOUR_NAMES)
+            and ("liver" in name or len(lowered) == 2)
+        )
 
     def tasks(self) -> dict[str, Task]:
         values = self.label_values()
@@ -143,19 +155,30 @@ class MsdDataset(Dataset):
     def load_case(self, info: CaseInfo, task: Task) -> Case:
         pairs = {case: (image, label) for case, image, label in self._pairs()}
         if info.id not in pairs:
-            raise DataError(f"{self.data_dir}: no case {info.id!r} in dataset.json or labelsTr; "
-                            "list the cases again")
+            raise DataError(
+                f"{self.data_dir}: no case {info.id!r} in dataset.json or labelsTr; "
+                "list the cases again"
+            )
         image_path, label_path = pairs[info.id]
         if not image_path.exists():
-            raise DataError(f"{image_path}: missing image for {label_path.name}; add it or drop "
-                            "the case from dataset.json")
+            raise DataError(
+                f"{image_path}: missing image for {label_path.name}; add it or drop "
+                "the case from dataset.json"
+            )
         image, spacing, affine, ornt, raw = load_nifti_pair(image_path, label_path)
         allowed = {0, *(v for vals in self.label_values().values() for v in vals)}
         check_label_values(raw, allowed, label_path)
         return Case(
-            id=info.id, patient=info.patient, image=image, label=task.encode(raw),
-            spacing=spacing, affine=affine, classes=task.classes, organ=raw > 0,
-            meta={"ornt": ornt}, source=f"{image_path} + {label_path}",
+            id=info.id,
+            patient=info.patient,
+            image=image,
+            label=task.encode(raw),
+            spacing=spacing,
+            affine=affine,
+            classes=task.classes,
+            organ=raw > 0,
+            meta={"ornt": ornt},
+            source=f"{image_path} + {label_path}",
         )
 
     def fingerprint(self) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gzip
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -12,7 +11,9 @@ import numpy as np
 from wsbench.errors import DataError
 
 
-def load_nifti(path: Path, *, dtype=np.float32) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray]:
+def load_nifti(
+    path: Path, *, dtype=np.float32
+) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray]:
     """Read ``path`` -> (array (Z, Y, X) in RAS+, spacing (z, y, x) mm, original affine, ornt).
 
     ``ornt`` is the nibabel orientation transform from the file's orientation to RAS+;
@@ -34,11 +35,15 @@ def load_nifti(path: Path, *, dtype=np.float32) -> tuple[np.ndarray, tuple[float
     if data.ndim == 2:
         data = data[:, :, None]
     if data.ndim != 3:
-        raise DataError(f"{path}: expected a 3D volume, found shape {data.shape}; give one volume per file")
+        raise DataError(
+            f"{path}: expected a 3D volume, found shape {data.shape}; give one volume per file"
+        )
     affine = np.asarray(img.affine, dtype=np.float64)
     zooms = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
     if not np.all(np.isfinite(zooms)) or np.any(zooms <= 0):
-        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim")
+        raise DataError(
+            f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim"
+        )
     ornt = nib.orientations.io_orientation(affine)
     canon = nib.orientations.apply_orientation(np.asarray(data), ornt)
     zooms_canon = np.empty(3)
@@ -48,7 +53,9 @@ def load_nifti(path: Path, *, dtype=np.float32) -> tuple[np.ndarray, tuple[float
     return array, spacing, affine, ornt
 
 
-def save_like(array_zyx: np.ndarray, affine: np.ndarray, ornt: np.ndarray | None, path: Path) -> Path:
+def save_like(
+    array_zyx: np.ndarray, affine: np.ndarray, ornt: np.ndarray | None, path: Path
+) -> Path:
     """Write a (Z, Y, X) RAS+ array as NIfTI in the original orientation with ``affine``."""
     data = np.transpose(np.asarray(array_zyx), (2, 1, 0))
     if ornt is not None:
@@ -79,9 +86,10 @@ def check_header_spacing(path: Path) -> None:
         with opener(path, "rb") as f:
             header = nib.Nifti1Header.from_fileobj(f, check=False)
         dims = int(header["dim"][0])
-        zooms = [float(v) for v in header["pixdim"][1:1 + min(max(dims, 1), 3)]]
+        zooms = [float(v) for v in header["pixdim"][1 : 1 + min(max(dims, 1), 3)]]
     except Exception:  # noqa: BLE001 - readers raise many types
         return
     if not all(np.isfinite(z) and z > 0 for z in zooms):
-        raise DataError(f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the "
-                        "header pixdim")
+        raise DataError(
+            f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim"
+        )

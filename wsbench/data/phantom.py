@@ -35,9 +35,21 @@ from wsbench.params import at_least, in_range, stable_hash
 GENERATOR_VERSION = "phantom-1"
 
 LABELS: dict[int, str] = {
-    0: "background", 1: "liver", 2: "tumour", 3: "pancreas", 4: "stomach", 5: "spleen",
-    6: "right kidney", 7: "left kidney", 8: "aorta", 9: "inferior vena cava",
-    10: "portal/splenic vein", 11: "bone", 12: "muscle", 13: "gallbladder", 14: "bowel",
+    0: "background",
+    1: "liver",
+    2: "tumour",
+    3: "pancreas",
+    4: "stomach",
+    5: "spleen",
+    6: "right kidney",
+    7: "left kidney",
+    8: "aorta",
+    9: "inferior vena cava",
+    10: "portal/splenic vein",
+    11: "bone",
+    12: "muscle",
+    13: "gallbladder",
+    14: "bowel",
 }
 LIVER_VALUES = (1, 2)
 
@@ -48,8 +60,14 @@ TASKS: dict[str, Task] = {
 }
 
 # Tumour appearance: probability, then HU offset from the patient's liver.
-SHAPE = {"main": ([0.8, 0.4, 0.45], [1.0, 0.75, 0.8]), "lobes": (2, 6), "offset": (0.7, 1.1),
-         "lobe": (0.3, 0.6), "rough": (0.25, 0.4), "step": 0.28}
+SHAPE = {
+    "main": ([0.8, 0.4, 0.45], [1.0, 0.75, 0.8]),
+    "lobes": (2, 6),
+    "offset": (0.7, 1.1),
+    "lobe": (0.3, 0.6),
+    "rough": (0.25, 0.4),
+    "step": 0.28,
+}
 TUMOUR_KINDS = {"hypodense": 0.55, "faint": 0.15, "hyperdense": 0.15, "rim": 0.15}
 
 
@@ -78,10 +96,16 @@ class Phantom:
 class _Grid:
     """Voxel-centre coordinates in mm and helpers to work on crops of the volume."""
 
-    def __init__(self, shape: tuple[int, int, int], spacing: tuple[float, float, float],
-                 origin_zyx: tuple[float, float, float]):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        spacing: tuple[float, float, float],
+        origin_zyx: tuple[float, float, float],
+    ):
         self.shape, self.spacing = shape, spacing
-        self.axes = [np.float32(o + s * np.arange(n)) for o, s, n in zip(origin_zyx, spacing, shape)]
+        self.axes = [
+            np.float32(o + s * np.arange(n)) for o, s, n in zip(origin_zyx, spacing, shape)
+        ]
 
     def crop(self, lo_zyx, hi_zyx) -> tuple[slice, ...] | None:
         """Index slices of the voxels inside the mm box [lo, hi], None when it misses the grid."""
@@ -221,9 +245,18 @@ def _inner_distance(mask: np.ndarray, spacing) -> np.ndarray:
 # Anatomy
 
 
-def make_phantom(patient: int, *, seed: int = 0, size: int = 96, n_slices: int = 24,
-                 z_spacing_mm=(3.5, 5.0), tumor_mm=(10.0, 60.0), n_tumors=(2, 6),
-                 noise_hu: float = 10.0, blur: float = 0.5) -> Phantom:
+def make_phantom(
+    patient: int,
+    *,
+    seed: int = 0,
+    size: int = 96,
+    n_slices: int = 24,
+    z_spacing_mm=(3.5, 5.0),
+    tumor_mm=(10.0, 60.0),
+    n_tumors=(2, 6),
+    noise_hu: float = 10.0,
+    blur: float = 0.5,
+) -> Phantom:
     """Generate patient number ``patient`` (deterministic given all arguments)."""
     rng = np.random.default_rng([seed, patient])
     a, b = rng.uniform(140, 170), rng.uniform(100, 125)  # body half width / half depth, mm
@@ -232,8 +265,7 @@ def make_phantom(patient: int, *, seed: int = 0, size: int = 96, n_slices: int =
     z_centre = rng.uniform(-22, -8)
     spacing = (float(sz), float(sxy), float(sxy))
     shape = (n_slices, size, size)
-    origin_zyx = (z_centre - sz * (n_slices - 1) / 2, -sxy * (size - 1) / 2,
-                  -sxy * (size - 1) / 2)
+    origin_zyx = (z_centre - sz * (n_slices - 1) / 2, -sxy * (size - 1) / 2, -sxy * (size - 1) / 2)
     g = _Grid(shape, spacing, origin_zyx)
     labels = np.zeros(shape, np.uint8)
     hu = np.full(shape, -1000.0, np.float32)
@@ -279,45 +311,104 @@ def make_phantom(patient: int, *, seed: int = 0, size: int = 96, n_slices: int =
         paint(rib & wall, 11, 550.0)
 
     organs_hu = {
-        "liver": rng.uniform(52, 68), "spleen": rng.uniform(45, 55),
-        "pancreas": rng.uniform(35, 45), "stomach": rng.uniform(30, 40),
+        "liver": rng.uniform(52, 68),
+        "spleen": rng.uniform(45, 55),
+        "pancreas": rng.uniform(35, 45),
+        "stomach": rng.uniform(30, 40),
     }
 
     # Bowel loops low in the abdomen (painted first: organs displace them).
     for _ in range(int(rng.integers(4, 9))):
         c = (rng.uniform(-0.7, 0.7) * ca, rng.uniform(-0.1, 0.7) * cb, rng.uniform(-90, -20))
-        loop = _solid(g, rng, c, (rng.uniform(10, 20), rng.uniform(10, 20), rng.uniform(15, 40)),
-                      _rot_z(rng.uniform(0, np.pi)), rough=0.15, rough_mm=12) & cavity
+        loop = (
+            _solid(
+                g,
+                rng,
+                c,
+                (rng.uniform(10, 20), rng.uniform(10, 20), rng.uniform(15, 40)),
+                _rot_z(rng.uniform(0, np.pi)),
+                rough=0.15,
+                rough_mm=12,
+            )
+            & cavity
+        )
         _hollow(g, rng, loop, 14, 40.0, paint, spacing)
 
     # Liver: right lobe + left lobe (+ caudate), pressed against the body wall.
     lo = organs_hu["liver"]
-    liver = _solid(g, rng, (0.5 * ca, -0.05 * cb, 0.0), (0.5 * ca, 0.8 * cb, 75),
-                   _rot_z(rng.uniform(0.1, 0.35)), rough=0.06, rough_mm=35)
-    liver |= _solid(g, rng, (-0.02 * ca, 0.5 * cb, 30), (0.42 * ca, 0.28 * cb, 40),
-                    _rot_z(rng.uniform(-0.4, -0.1)), rough=0.08, rough_mm=30)
+    liver = _solid(
+        g,
+        rng,
+        (0.5 * ca, -0.05 * cb, 0.0),
+        (0.5 * ca, 0.8 * cb, 75),
+        _rot_z(rng.uniform(0.1, 0.35)),
+        rough=0.06,
+        rough_mm=35,
+    )
+    liver |= _solid(
+        g,
+        rng,
+        (-0.02 * ca, 0.5 * cb, 30),
+        (0.42 * ca, 0.28 * cb, 40),
+        _rot_z(rng.uniform(-0.4, -0.1)),
+        rough=0.08,
+        rough_mm=30,
+    )
     liver |= _solid(g, rng, (0.12 * ca, ys + 45, 10), (22, 18, 40))
     liver &= cavity
     paint(liver, 1, lo + texture(15, 4))
 
     # Spleen, stomach, gallbladder, kidneys (displace the liver where they meet it).
-    spleen = _solid(g, rng, (-0.72 * ca, -0.3 * cb, 20), (0.24 * ca, 0.42 * cb, 50),
-                    _rot_z(rng.uniform(-0.9, -0.5)), rough=0.06, rough_mm=25) & cavity
+    spleen = (
+        _solid(
+            g,
+            rng,
+            (-0.72 * ca, -0.3 * cb, 20),
+            (0.24 * ca, 0.42 * cb, 50),
+            _rot_z(rng.uniform(-0.9, -0.5)),
+            rough=0.06,
+            rough_mm=25,
+        )
+        & cavity
+    )
     paint(spleen & ~liver, 5, organs_hu["spleen"] + texture(12, 3))
-    stomach = _solid(g, rng, (-0.42 * ca, 0.25 * cb, 30), (0.34 * ca, 0.36 * cb, 55),
-                     _rot_z(rng.uniform(0.3, 0.8)), rough=0.08, rough_mm=25) & cavity
+    stomach = (
+        _solid(
+            g,
+            rng,
+            (-0.42 * ca, 0.25 * cb, 30),
+            (0.34 * ca, 0.36 * cb, 55),
+            _rot_z(rng.uniform(0.3, 0.8)),
+            rough=0.08,
+            rough_mm=25,
+        )
+        & cavity
+    )
     _hollow(g, rng, stomach, 4, organs_hu["stomach"], paint, spacing, air_y=0.35 * cb)
     gall = _solid(g, rng, (0.3 * ca, 0.3 * cb, -25), (14, 20, 32), _rot_z(rng.uniform(-0.5, 0.5)))
     paint(gall & liver, 13, rng.uniform(0, 20))
     for side, value, zc in ((1, 6, -75), (-1, 7, -60)):
-        kidney = _solid(g, rng, (side * 72, ys + 8, zc + rng.uniform(-10, 10)), (26, 20, 50),
-                        _rot_z(side * rng.uniform(0.4, 0.7)), rough=0.04, rough_mm=20)
+        kidney = _solid(
+            g,
+            rng,
+            (side * 72, ys + 8, zc + rng.uniform(-10, 10)),
+            (26, 20, 50),
+            _rot_z(side * rng.uniform(0.4, 0.7)),
+            rough=0.04,
+            rough_mm=20,
+        )
         inner = _inner_distance(kidney, spacing)
         paint(kidney, value, np.where(inner > 7, rng.uniform(100, 120), rng.uniform(150, 180)))
 
     # Pancreas: a lobulated tube from the head (right, low) to the tail (left, high).
-    ctrl = np.array([[0.22 * ca, ys + 62, -38], [0.0, ys + 70, -30],
-                     [-0.3 * ca, ys + 60, -22], [-0.58 * ca, ys + 38, -12]])
+    ctrl = np.array(
+        [
+            [0.22 * ca, ys + 62, -38],
+            [0.0, ys + 70, -30],
+            [-0.3 * ca, ys + 60, -22],
+            [-0.58 * ca, ys + 38, -12],
+        ]
+    )
     ctrl += rng.uniform(-5, 5, ctrl.shape)
     radii = np.array([16.0, 11.0, 10.0, 8.0]) * rng.uniform(0.9, 1.15)
     pancreas = _tube(g, ctrl, radii, z_scale=1.4)
@@ -336,7 +427,11 @@ def make_phantom(patient: int, *, seed: int = 0, size: int = 96, n_slices: int =
     liver = labels == 1
     hilum = np.array([0.2 * ca, ys + 55, 0.0])
     for _ in range(int(rng.integers(3, 6))):
-        tip = hilum + [rng.uniform(0.1, 0.8) * ca, rng.uniform(-0.2, 0.7) * cb, rng.uniform(-40, 60)]
+        tip = hilum + [
+            rng.uniform(0.1, 0.8) * ca,
+            rng.uniform(-0.2, 0.7) * cb,
+            rng.uniform(-40, 60),
+        ]
         mid = (hilum + tip) / 2 + rng.uniform(-15, 15, 3)
         vessel = _tube(g, np.array([hilum, mid, tip]), np.array([5.0, 3.5, 2.0])) & liver
         hu[vessel] = hu_portal - 10
@@ -348,8 +443,13 @@ def make_phantom(patient: int, *, seed: int = 0, size: int = 96, n_slices: int =
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), 0.6)
     image += noise * (noise_hu / max(float(noise.std()), 1e-6))
     np.maximum(image, -1024.0, out=image)  # scanners clip air at -1024 HU
-    return Phantom(image.astype(np.float32), labels, spacing,
-                   (float(origin_zyx[2]), float(origin_zyx[1]), float(origin_zyx[0])), tumours)
+    return Phantom(
+        image.astype(np.float32),
+        labels,
+        spacing,
+        (float(origin_zyx[2]), float(origin_zyx[1]), float(origin_zyx[0])),
+        tumours,
+    )
 
 
 def _hollow(g, rng, mask, value, wall_hu, paint, spacing, air_y: float | None = None) -> None:
@@ -377,7 +477,8 @@ def _add_tumours(g, rng, labels, hu, liver_hu, tumor_mm, n_tumors) -> list[dict[
     step = max(1, int(3.0 / g.spacing[1]))  # liver depth on a ~3 mm in-plane grid is enough
     depth = np.zeros(liver.shape, np.float32)
     depth[:, ::step, ::step] = ndimage.distance_transform_edt(
-        liver[:, ::step, ::step], sampling=(g.spacing[0], g.spacing[1] * step, g.spacing[2] * step))
+        liver[:, ::step, ::step], sampling=(g.spacing[0], g.spacing[1] * step, g.spacing[2] * step)
+    )
     count = int(rng.integers(n_tumors[0], n_tumors[1] + 1))
     specs: list[dict[str, Any]] = []
     lo_d, hi_d = np.log(tumor_mm[0]), np.log(tumor_mm[1])
@@ -391,8 +492,11 @@ def _add_tumours(g, rng, labels, hu, liver_hu, tumor_mm, n_tumors) -> list[dict[
             centre = np.array(prev["centre"]) + direction * (prev["diameter"] / 2 + r) * 0.8
         else:
             near_edge = rng.random() < 0.3
-            ok = (depth > 0.2 * r) & (depth < 0.6 * r) if near_edge else depth >= min(
-                0.8 * r, 0.8 * depth.max())
+            ok = (
+                (depth > 0.2 * r) & (depth < 0.6 * r)
+                if near_edge
+                else depth >= min(0.8 * r, 0.8 * depth.max())
+            )
             cand = np.argwhere(ok & liver)
             if len(cand) == 0:
                 cand = np.argwhere(liver)
@@ -406,8 +510,14 @@ def _add_tumours(g, rng, labels, hu, liver_hu, tumor_mm, n_tumors) -> list[dict[
             continue
         _paint_tumour(g, rng, mask, str(kind), liver_hu, diameter, hu)
         labels[mask] = 2
-        specs.append({"centre": centre.tolist(), "diameter": diameter, "kind": str(kind),
-                      "voxels": int(mask.sum())})
+        specs.append(
+            {
+                "centre": centre.tolist(),
+                "diameter": diameter,
+                "kind": str(kind),
+                "voxels": int(mask.sum()),
+            }
+        )
     return specs
 
 
@@ -458,7 +568,10 @@ def _paint_tumour(g, rng, mask, kind, liver_hu, diameter, hu) -> None:
 # ---------------------------------------------------------------------------
 # The dataset plugin
 
-_PAIR = {"check": lambda v: len(v) == 2 and 0 < v[0] <= v[1], "check_doc": "two numbers 0 < lo <= hi"}
+_PAIR = {
+    "check": lambda v: len(v) == 2 and 0 < v[0] <= v[1],
+    "check_doc": "two numbers 0 < lo <= hi",
+}
 
 
 class SyntheticDataset(Dataset):
@@ -471,55 +584,96 @@ class SyntheticDataset(Dataset):
     default_target = "tumor"
     params = DATASET_PARAMS + (
         Param("n_patients", 8, "number of patients (one volume each)", **at_least(1)),
-        Param("size", 96, "in-plane size in voxels (the field of view follows the body)",
-              **in_range(16, 1024)),
+        Param(
+            "size",
+            96,
+            "in-plane size in voxels (the field of view follows the body)",
+            **in_range(16, 1024),
+        ),
         Param("n_slices", 24, "slices per volume", **in_range(1, 1024)),
         Param("z_spacing_mm", (3.5, 5.0), "slice spacing range in mm, drawn per patient", **_PAIR),
         Param("tumor_mm", (10.0, 60.0), "tumour diameter range in mm (log-uniform)", **_PAIR),
         Param("n_tumors", (2, 6), "range of tumours per patient", **_PAIR),
-        Param("noise_hu", 10.0, "standard deviation of the correlated noise in HU",
-              **in_range(0, 200)),
+        Param(
+            "noise_hu", 10.0, "standard deviation of the correlated noise in HU", **in_range(0, 200)
+        ),
         Param("blur", 0.5, "partial-volume blur, Gaussian sigma in voxels", **in_range(0, 5)),
         Param("seed", 0, "generator seed; patient i is drawn from rng([seed, i])"),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": {"n_patients": 8, "size": 96, "n_slices": 24, "z_spacing_mm": (3.5, 5.0),
-                  "tumor_mm": (10.0, 60.0), "noise_hu": 10.0},
-        "paper": {"n_patients": 40, "size": 512, "n_slices": 64, "z_spacing_mm": (2.5, 3.0),
-                  "tumor_mm": (5.0, 60.0), "noise_hu": 15.0},
+        "quick": {
+            "n_patients": 8,
+            "size": 96,
+            "n_slices": 24,
+            "z_spacing_mm": (3.5, 5.0),
+            "tumor_mm": (10.0, 60.0),
+            "noise_hu": 10.0,
+        },
+        "paper": {
+            "n_patients": 40,
+            "size": 512,
+            "n_slices": 64,
+            "z_spacing_mm": (2.5, 3.0),
+            "tumor_mm": (5.0, 60.0),
+            "noise_hu": 15.0,
+        },
     }
-    GENERATOR_KEYS: ClassVar[tuple[str, ...]] = ("n_patients", "size", "n_slices", "z_spacing_mm", "tumor_mm", "n_tumors",
-                      "noise_hu", "blur", "seed")
+    GENERATOR_KEYS: ClassVar[tuple[str, ...]] = (
+        "n_patients",
+        "size",
+        "n_slices",
+        "z_spacing_mm",
+        "tumor_mm",
+        "n_tumors",
+        "noise_hu",
+        "blur",
+        "seed",
+    )
 
     def tasks(self) -> dict[str, Task]:
         return dict(TASKS)
 
     def list_cases(self) -> list[CaseInfo]:
-        return [CaseInfo(_case_id(i), _case_id(i), None, f"synthetic:{i}")
-                for i in range(self.p["n_patients"])]
+        return [
+            CaseInfo(_case_id(i), _case_id(i), None, f"synthetic:{i}")
+            for i in range(self.p["n_patients"])
+        ]
 
     def generate(self, patient: int) -> Phantom:
         """The raw phantom of patient index ``patient``."""
         p = self.p
-        return make_phantom(patient, seed=p["seed"], size=p["size"], n_slices=p["n_slices"],
-                            z_spacing_mm=p["z_spacing_mm"], tumor_mm=p["tumor_mm"],
-                            n_tumors=tuple(int(v) for v in p["n_tumors"]),
-                            noise_hu=p["noise_hu"], blur=p["blur"])
+        return make_phantom(
+            patient,
+            seed=p["seed"],
+            size=p["size"],
+            n_slices=p["n_slices"],
+            z_spacing_mm=p["z_spacing_mm"],
+            tumor_mm=p["tumor_mm"],
+            n_tumors=tuple(int(v) for v in p["n_tumors"]),
+            noise_hu=p["noise_hu"],
+            blur=p["blur"],
+        )
 
     def load_case(self, info: CaseInfo, task: Task) -> Case:
         ph = self.generate(int(info.id.rsplit("-", 1)[1]))
         organ_values = set(LIVER_VALUES) | {v for vals in task.values for v in vals}
         return Case(
-            id=info.id, patient=info.patient, image=ph.image, label=task.encode(ph.labels),
-            spacing=ph.spacing, affine=ph.affine, classes=task.classes,
+            id=info.id,
+            patient=info.patient,
+            image=ph.image,
+            label=task.encode(ph.labels),
+            spacing=ph.spacing,
+            affine=ph.affine,
+            classes=task.classes,
             organ=np.isin(ph.labels, sorted(organ_values)),
             meta={"ornt": nib.orientations.axcodes2ornt("RAS"), "tumours": ph.tumours},
             source=info.source,
         )
 
     def fingerprint(self) -> str:
-        return stable_hash({"generator": GENERATOR_VERSION,
-                            "params": {k: self.p[k] for k in self.GENERATOR_KEYS}})
+        return stable_hash(
+            {"generator": GENERATOR_VERSION, "params": {k: self.p[k] for k in self.GENERATOR_KEYS}}
+        )
 
 
 def _case_id(i: int) -> str:
@@ -540,9 +694,11 @@ def write_lits_layout(out_dir: Path, profile: str = "quick", **params: Any) -> l
         ph = ds.generate(i)
         segmentation = np.where(ph.labels == 2, 2, np.where(ph.labels == 1, 1, 0))
         volume = np.clip(np.rint(ph.image), -1024, 3071)
-        for stem, array, dtype in (("volume", volume, np.int16),
-                                   ("segmentation", segmentation, np.uint8),
-                                   ("organs", ph.labels, np.uint8)):
+        for stem, array, dtype in (
+            ("volume", volume, np.int16),
+            ("segmentation", segmentation, np.uint8),
+            ("organs", ph.labels, np.uint8),
+        ):
             path = out_dir / f"{stem}-{i}.nii"
             data = np.ascontiguousarray(np.transpose(array, (2, 1, 0)).astype(dtype))
             image = nib.Nifti1Image(data, ph.affine)

@@ -13,8 +13,9 @@ import numpy as np
 from wsbench.errors import DataError
 
 
-def decode_rle(text: str, shape: tuple[int, int], *, relative: bool = True,
-               where: str = "EncodedPixels") -> np.ndarray:
+def decode_rle(
+    text: str, shape: tuple[int, int], *, relative: bool = True, where: str = "EncodedPixels"
+) -> np.ndarray:
     """``"start length ..."`` -> bool mask of ``shape`` (rows, columns).
 
     Raises ``DataError`` naming ``where`` when the text is malformed or runs past the image.
@@ -26,19 +27,25 @@ def decode_rle(text: str, shape: tuple[int, int], *, relative: bool = True,
     try:
         numbers = np.asarray([int(t) for t in text.split()], dtype=np.int64)
     except ValueError:
-        raise DataError(f"{where}: RLE {text[:40]!r} is not whole numbers; "
-                        "fix the row or use -1 for an empty mask") from None
+        raise DataError(
+            f"{where}: RLE {text[:40]!r} is not whole numbers; "
+            "fix the row or use -1 for an empty mask"
+        ) from None
     if len(numbers) % 2 or np.any(numbers < 0):
-        raise DataError(f"{where}: RLE needs non-negative start/length pairs, found "
-                        f"{len(numbers)} numbers; fix the row")
+        raise DataError(
+            f"{where}: RLE needs non-negative start/length pairs, found "
+            f"{len(numbers)} numbers; fix the row"
+        )
     starts, lengths = numbers[0::2], numbers[1::2]
     if relative:
         starts = starts + np.concatenate(([0], np.cumsum(starts + lengths)[:-1]))
     ends = starts + lengths
     if len(ends) and ends.max() > mask.size:
-        raise DataError(f"{where}: RLE runs to pixel {int(ends.max())} but the image has "
-                        f"{mask.size} ({shape[0]}x{shape[1]}); the mask belongs to another image "
-                        "size or the rle mode is wrong (siim.rle=relative|absolute)")
+        raise DataError(
+            f"{where}: RLE runs to pixel {int(ends.max())} but the image has "
+            f"{mask.size} ({shape[0]}x{shape[1]}); the mask belongs to another image "
+            "size or the rle mode is wrong (siim.rle=relative|absolute)"
+        )
     for s, e in zip(starts, ends):
         mask[s:e] = True
     return mask.reshape(shape[1], shape[0]).T

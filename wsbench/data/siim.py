@@ -35,18 +35,26 @@ class SiimDataset(Dataset):
 
     name = "siim"
     version = "0.1.0"
-    citation = ("Zawacki et al., SIIM-ACR Pneumothorax Segmentation, Kaggle 2019; images from "
-                "Wang et al., ChestX-ray8, CVPR 2017")
+    citation = (
+        "Zawacki et al., SIIM-ACR Pneumothorax Segmentation, Kaggle 2019; images from "
+        "Wang et al., ChestX-ray8, CVPR 2017"
+    )
     native_weak = ("tags",)
     default_target = "pneumothorax"
     params = DATASET_PARAMS + (
         Param("csv", "train-rle.csv", "the RLE table, relative to --data-dir"),
-        Param("rle", "relative", "EncodedPixels form: relative (stage 1) or absolute (stage 2)",
-              choices=("relative", "absolute")),
+        Param(
+            "rle",
+            "relative",
+            "EncodedPixels form: relative (stage 1) or absolute (stage 2)",
+            choices=("relative", "absolute"),
+        ),
     )
     # X-rays are not CT: no HU window by default, z-score on the raw intensities.
-    profiles: ClassVar[dict] = {"quick": {"window_lo": 0.0, "window_hi": 255.0},
-                "paper": {"window_lo": 0.0, "window_hi": 255.0}}
+    profiles: ClassVar[dict] = {
+        "quick": {"window_lo": 0.0, "window_hi": 255.0},
+        "paper": {"window_lo": 0.0, "window_hi": 255.0},
+    }
 
     def tasks(self) -> dict[str, Task]:
         return {"pneumothorax": Task("pneumothorax", ("pneumothorax",), ((1,),))}
@@ -59,8 +67,10 @@ class SiimDataset(Dataset):
                 reader = csv.reader(f)
                 header = [h.strip() for h in next(reader, [])]
                 if "ImageId" not in header or "EncodedPixels" not in header:
-                    raise DataError(f"{path}: header {header} lacks ImageId and EncodedPixels; "
-                                    "use the challenge's train-rle.csv")
+                    raise DataError(
+                        f"{path}: header {header} lacks ImageId and EncodedPixels; "
+                        "use the challenge's train-rle.csv"
+                    )
                 i, j = header.index("ImageId"), header.index("EncodedPixels")
                 table: dict[str, list[str]] = {}
                 for row in reader:
@@ -85,32 +95,43 @@ class SiimDataset(Dataset):
 
     def list_cases(self) -> list[CaseInfo]:
         files = self._files()
-        return [CaseInfo(image_id, image_id, None, str(files.get(image_id, "")))
-                for image_id in self._table()]
+        return [
+            CaseInfo(image_id, image_id, None, str(files.get(image_id, "")))
+            for image_id in self._table()
+        ]
 
     def load_case(self, info: CaseInfo, task: Task) -> Case:
         table = self._table()
         path = Path(info.source) if info.source else self._files().get(info.id)
         if path is None or not path.is_file():
-            raise DataError(f"{self.data_dir}: no DICOM file for ImageId {info.id} (by file name "
-                            "or SOPInstanceUID); add the image or drop its rows from the CSV")
+            raise DataError(
+                f"{self.data_dir}: no DICOM file for ImageId {info.id} (by file name "
+                "or SOPInstanceUID); add the image or drop its rows from the CSV"
+            )
         ds = read_dicom(path)
         image = pixels_hu(ds, path)
         dy, dx = pixel_spacing(ds, path)
         where = f"{self.data_dir / self.p['csv']} ({info.id})"
         mask = np.zeros(image.shape, bool)
         for rle in table.get(info.id, []):
-            mask |= decode_rle(rle, image.shape, relative=self.p["rle"] == "relative",
-                               where=where)
+            mask |= decode_rle(rle, image.shape, relative=self.p["rle"] == "relative", where=where)
         positive = bool(mask.any())
         spacing = (1.0, dy, dx)
         label = task.encode(mask[None].astype(np.uint8))
         return Case(
-            id=info.id, patient=info.patient, image=image[None], label=label, spacing=spacing,
-            affine=affine_from_spacing(spacing), classes=task.classes, organ=None,
-            native_weak={"tags": TagLabel(slices=np.zeros(1, np.int64),
-                                          present=np.array([[positive]]))},
-            meta={"positive": positive}, source=str(path),
+            id=info.id,
+            patient=info.patient,
+            image=image[None],
+            label=label,
+            spacing=spacing,
+            affine=affine_from_spacing(spacing),
+            classes=task.classes,
+            organ=None,
+            native_weak={
+                "tags": TagLabel(slices=np.zeros(1, np.int64), present=np.array([[positive]]))
+            },
+            meta={"positive": positive},
+            source=str(path),
         )
 
     def fingerprint(self) -> str:

@@ -14,7 +14,9 @@ SPLITS = ("train", "val", "test")
 
 
 def split_cases(
-    cases: Sequence[CaseInfo], seed: int = 0, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    cases: Sequence[CaseInfo],
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
 ) -> dict[str, list[CaseInfo]]:
     """Assign whole patients to splits. A dataset's own split (``CaseInfo.split``) wins.
 
@@ -29,7 +31,8 @@ def split_cases(
             raise DataError(
                 f"patient {c.patient} is in split {own[c.patient]!r} and in {c.split!r} "
                 f"(case {c.id}, {c.source or 'no file'}); a patient must sit in one split, "
-                "fix the dataset's split column")
+                "fix the dataset's split column"
+            )
     patients = sorted({c.patient for c in cases if c.patient not in own})
     rng = np.random.default_rng(seed)
     order = [patients[i] for i in rng.permutation(len(patients))]

@@ -39,7 +39,7 @@ def fill_boxes(case: WeakCase) -> PseudoLabel:
     validate_boxes(case.id, weak.boxes, shape, num_classes=len(case.classes))
     target = np.zeros(shape, dtype=np.uint8)
     for box in sorted(weak.boxes, key=lambda b: b.cls):
-        target[box.z, box.y0:box.y1, box.x0:box.x1] = box.cls
+        target[box.z, box.y0 : box.y1, box.x0 : box.x1] = box.cls
     return PseudoLabel(
         case_id=case.id,
         target=target,

@@ -33,7 +33,8 @@ def select_device(requested: str | None) -> torch.device:
         )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(
-            f"device {requested!r} was asked for but torch sees no CUDA GPU; use --device cpu or auto"
+            f"device {requested!r} was asked for but torch sees no CUDA GPU; "
+            "use --device cpu or auto"
         )
     if device.type == "mps" and not _mps_available():
         raise ParameterError(

@@ -12,8 +12,13 @@ import textwrap
 from pathlib import Path
 
 
-def fake_distribution(root: Path, dist_name: str, modules: dict[str, str],
-                      entry_points: dict[str, str] | None = None, version: str = "0.1.0") -> Path:
+def fake_distribution(
+    root: Path,
+    dist_name: str,
+    modules: dict[str, str],
+    entry_points: dict[str, str] | None = None,
+    version: str = "0.1.0",
+) -> Path:
     """Write ``modules`` (name -> source) and a dist-info declaring ``entry_points``
     (entry-point name -> module) in group ``wsbench``. Returns ``root``."""
     root = Path(root)
@@ -23,8 +28,10 @@ def fake_distribution(root: Path, dist_name: str, modules: dict[str, str],
     info = root / f"{dist_name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n")
+        f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n"
+    )
     eps = entry_points or {name: name for name in modules}
     (info / "entry_points.txt").write_text(
-        "[wsbench]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+        "[wsbench]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items())
+    )
     return root

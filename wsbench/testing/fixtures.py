@@ -17,12 +17,19 @@ from wsbench.api import Case
 from wsbench.data.phantom import SyntheticDataset
 
 
-def tiny_phantom(n_patients: int = 4, size: int = 48, n_slices: int = 8, seed: int = 0,
-                 target: str = "tumor") -> list[Case]:
+def tiny_phantom(
+    n_patients: int = 4, size: int = 48, n_slices: int = 8, seed: int = 0, target: str = "tumor"
+) -> list[Case]:
     """Task-encoded ``synthetic`` cases at a tiny size (tumours at least 20 mm so they stay
     visible at about 7 mm per pixel). ``target`` is ``tumor``, ``liver`` or ``organs``."""
-    dataset = SyntheticDataset("quick", n_patients=n_patients, size=size, n_slices=n_slices,
-                               seed=seed, tumor_mm=(20.0, 60.0))
+    dataset = SyntheticDataset(
+        "quick",
+        n_patients=n_patients,
+        size=size,
+        n_slices=n_slices,
+        seed=seed,
+        tumor_mm=(20.0, 60.0),
+    )
     task = dataset.tasks()[target]
     return [dataset.load_case(info, task) for info in dataset.list_cases()]
 

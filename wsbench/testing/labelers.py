@@ -73,8 +73,13 @@ class LabelerConformance:
             def new_segmenter():
                 return seg_cls(profile="quick", **self.segmenter_overrides)
 
-        return LabelContext(device="cpu", seed=self.seed, classes=classes, workdir=workdir,
-                            new_segmenter=new_segmenter)
+        return LabelContext(
+            device="cpu",
+            seed=self.seed,
+            classes=classes,
+            workdir=workdir,
+            new_segmenter=new_segmenter,
+        )
 
     def run_labeler(self, workdir: Path) -> tuple[list[WeakCase], list[PseudoLabel]]:
         cases = self.weak_cases()

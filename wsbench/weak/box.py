@@ -17,7 +17,9 @@ from wsbench.params import at_least, in_range
 from wsbench.weak.selection import SLICES_PARAM, SliceSelectingProtocol, components, require_label
 
 MIN_SIZE_PARAM = Param(
-    "min_size", 1, "components with fewer pixels than this get no annotation (specks)",
+    "min_size",
+    1,
+    "components with fewer pixels than this get no annotation (specks)",
     **at_least(1),
 )
 
@@ -32,10 +34,18 @@ class BoxProtocol(SliceSelectingProtocol):
     )
     params = (
         SLICES_PARAM,
-        Param("looseness", 0.0, "margin added to each side, as a fraction of the box's size",
-              **at_least(0.0)),
-        Param("jitter", 0.0, "random shift of each edge, uniform in +-jitter times the box size",
-              **in_range(0.0, 1.0)),
+        Param(
+            "looseness",
+            0.0,
+            "margin added to each side, as a fraction of the box's size",
+            **at_least(0.0),
+        ),
+        Param(
+            "jitter",
+            0.0,
+            "random shift of each edge, uniform in +-jitter times the box size",
+            **in_range(0.0, 1.0),
+        ),
         MIN_SIZE_PARAM,
     )
 
@@ -91,8 +101,13 @@ def validate_boxes(
                 f"{where} is degenerate (height {box.height}, width {box.width}); a box needs "
                 "y1 > y0 and x1 > x0 (half-open); fix or drop it"
             )
-        if not (0 <= box.z < n_slices and 0 <= box.y0 and box.y1 <= height and 0 <= box.x0
-                and box.x1 <= width):
+        if not (
+            0 <= box.z < n_slices
+            and 0 <= box.y0
+            and box.y1 <= height
+            and 0 <= box.x0
+            and box.x1 <= width
+        ):
             raise WeakLabelError(
                 f"{where} lies outside the image of shape (Z, Y, X) = {tuple(shape)}; clip it "
                 "to the image or regenerate the weak labels"

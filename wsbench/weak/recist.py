@@ -31,8 +31,12 @@ class RecistProtocol(SliceSelectingProtocol):
     )
     params = (
         SLICES_PARAM,
-        Param("noise_mm", 0.0, "reader noise: Gaussian std (mm) added to each endpoint coordinate",
-              **at_least(0.0)),
+        Param(
+            "noise_mm",
+            0.0,
+            "reader noise: Gaussian std (mm) added to each endpoint coordinate",
+            **at_least(0.0),
+        ),
         MIN_SIZE_PARAM,
     )
 
@@ -86,8 +90,9 @@ def longest_diameter(mask: np.ndarray, spacing_yx: np.ndarray) -> np.ndarray:
     return np.array([points_mm[i], points_mm[j]]) / spacing_yx
 
 
-def perpendicular_chord(mask: np.ndarray, spacing_yx: np.ndarray, long_axis: np.ndarray
-                        ) -> np.ndarray:
+def perpendicular_chord(
+    mask: np.ndarray, spacing_yx: np.ndarray, long_axis: np.ndarray
+) -> np.ndarray:
     """The longest chord perpendicular to ``long_axis`` inside ``mask`` through the long axis.
 
     Lines perpendicular to the long axis are sampled every half pixel along it; on each, the
@@ -104,8 +109,9 @@ def perpendicular_chord(mask: np.ndarray, spacing_yx: np.ndarray, long_axis: np.
     s = np.arange(0.0, length + step / 2, step)
     reach = []
     for sign in (1.0, -1.0):
-        points_mm = (start_mm + t[:, None, None] * along
-                     + sign * s[None, :, None] * across)  # (T, S, 2)
+        points_mm = (
+            start_mm + t[:, None, None] * along + sign * s[None, :, None] * across
+        )  # (T, S, 2)
         pixels = np.rint(points_mm / spacing_yx).astype(int)
         inside = np.all((pixels >= 0) & (pixels < mask.shape), axis=-1)
         clipped = np.clip(pixels, 0, np.array(mask.shape) - 1)
@@ -115,7 +121,7 @@ def perpendicular_chord(mask: np.ndarray, spacing_yx: np.ndarray, long_axis: np.
     chord = reach[0] + reach[1]
     best = int(np.argmax(chord))
     if not np.isfinite(chord[best]):  # the long axis never crosses the lesion (cannot happen
-        return long_axis.copy()      # for endpoints on the lesion, kept for safety)
+        return long_axis.copy()  # for endpoints on the lesion, kept for safety)
     centre = start_mm + t[best] * along
     ends_mm = np.array([centre + reach[0][best] * across, centre - reach[1][best] * across])
     return ends_mm / spacing_yx

@@ -20,7 +20,8 @@ from wsbench.errors import WeakLabelError
 SLICE_MODES = ("all", "target", "organ")
 
 SLICES_PARAM = Param(
-    "slices", "organ",
+    "slices",
+    "organ",
     "which slices get a weak label: all, target (any task label) or organ (case.organ, "
     "falling back to target)",
     choices=SLICE_MODES,
@@ -32,7 +33,8 @@ def require_label(case: Case) -> np.ndarray:
     if case.label is None:
         raise WeakLabelError(
             f"case {case.id!r} ({case.source or 'no source'}) has no ground-truth label, so no "
-            "weak label can be simulated from it; use a dataset with masks or its native weak labels"
+            "weak label can be simulated from it; use a dataset with masks or its native "
+            "weak labels"
         )
     if case.label.shape != case.shape:
         raise WeakLabelError(

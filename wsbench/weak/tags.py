@@ -19,8 +19,12 @@ class TagsProtocol(SliceSelectingProtocol):
     )
     params = (
         SLICES_PARAM,
-        Param("min_size", 1, "a class is tagged on a slice when it covers at least this many "
-              "pixels there", **at_least(1)),
+        Param(
+            "min_size",
+            1,
+            "a class is tagged on a slice when it covers at least this many pixels there",
+            **at_least(1),
+        ),
     )
 
     def simulate(self, case: Case, rng: np.random.Generator) -> TagLabel:
