@@ -19,8 +19,8 @@ RATIOS = (1.0, 0.5, 2.0)  # height / width: 1:1, 1:2, 2:1
 
 def level_anchors(height: int, width: int, stride: int, size: float,
                   ratios: Sequence[float] = RATIOS) -> np.ndarray:
-    """Every anchor of one level: ``H * W * len(ratios)`` boxes of area ``size**2``, centred on
-    the feature cells of a ``height x width`` map (cell ``(i, j)`` -> centre ``((j+.5)s, (i+.5)s)``)."""
+    """Every anchor of one level: ``H * W * len(ratios)`` boxes of area ``size**2``, centred
+    on the cells of a ``height x width`` map (cell (i, j) -> centre ((j + .5) s, (i + .5) s))."""
     shapes = []
     for r in ratios:  # keep the area, change the shape: w * h = size^2, h / w = r
         w = size / math.sqrt(r)

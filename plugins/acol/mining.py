@@ -28,8 +28,10 @@ from .anchors import pyramid_anchors, sample_negatives
 from .classifier import BoxClassifier
 from .fpn import BACKBONES, ResNetFPN
 
-# DenseCRF values chosen by tune_crf.py on the training split of `synthetic` (see README).
-TUNED_CRF = CrfParams()
+# DenseCRF values chosen by tune_crf.py on the training split of `synthetic` (see README):
+# a 2-pixel background margin around the box, an appearance kernel only.
+TUNED_CRF = CrfParams(margin=2, confidence=1.0, bilateral_compat=3.0, bilateral_srgb=5.0,
+                      bilateral_sxy=5.0, gaussian_compat=0.0)
 
 REQUIRE_BOXES = ("training-set", "case", "slice")
 

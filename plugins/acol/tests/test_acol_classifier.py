@@ -33,7 +33,8 @@ def test_erasing_zeroes_features_above_delta_after_relu_and_minmax():
 
 def test_forward_shapes_and_single_branch_cam():
     images = torch.randn(2, 1, 64, 64)
-    rois = torch.tensor([[0, 4, 4, 20, 24], [1, 10, 10, 60, 60], [1, 0, 0, 8, 8]], dtype=torch.float32)
+    rois = torch.tensor([[0, 4, 4, 20, 24], [1, 10, 10, 60, 60], [1, 0, 0, 8, 8]],
+                        dtype=torch.float32)
     cls = torch.tensor([1, 0, 2])
     out = tiny_model()(images, rois, cls)
     assert out["map_a"].shape == out["map_b"].shape == (3, 3, 5, 5)
