@@ -19,7 +19,7 @@ def test_unknown_labeler_lists_valid_names(toy_registry):
         ({"train.epochs": "abc"}, "train.epochs='abc' is not a valid int"),
         ({"bogus.x": "1"}, "unknown scope 'bogus'"),
         ({"toy-threshold.nope": "1"}, "has no parameter 'nope'"),
-        ({"train.nope": "1"}, "train.nope is not a training parameter"),
+        ({"train.nope": "1"}, "train.nope is not a parameter of segmenter 'toy-threshold'"),
     ],
 )
 def test_bad_set_values(toy_registry, sets, fragment):
@@ -76,3 +76,21 @@ def test_unrelated_set_does_not_change_cell_ids(toy_registry):
     assert [c.id for c in plan(base, toy_registry).cells] == [
         c.id for c in plan(other, toy_registry).cells
     ]
+
+
+def test_labeler_and_protocol_may_share_a_name():
+    from wsbench.plugins import load_registry
+
+    spec = RunSpec(
+        datasets=("synthetic",),
+        labelers=("partial", "smile"),
+        segmenters=("unet",),
+        weak="partial",
+        sets={"weak.alpha": "0.5"},
+        sweeps={"partial.slices": ["all", "organ"]},
+    )
+    p = plan(spec, load_registry())
+    assert p.targets["synthetic"] == "organs"  # partial needs several classes
+    cell = p.cells[0]
+    assert cell.params_for("protocol", "partial") == {"alpha": "0.5", "slices": "all"}
+    assert cell.params_for("labeler", "partial") == {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsbench.api import Dataset, Labeler, Segmenter
+from wsbench.api import Dataset, Labeler
 from wsbench.errors import IncompatibleError, ParameterError
 from wsbench.params import parse_assignment, split_key, stable_hash
 from wsbench.plugins import Registry
@@ -50,7 +50,11 @@ class Cell:
     segmenter: str
     seed: int
     sweep: tuple[tuple[str, str], ...]
-    overrides: Mapping[str, Mapping[str, Any]]  # scope -> {param: raw value}
+    overrides: Mapping[str, Mapping[str, Any]]  # "kind:name" -> {param: raw value}
+
+    def params_for(self, kind: str, name: str) -> dict[str, Any]:
+        """The user's overrides for one plugin of this cell (``kind`` as in the registry)."""
+        return dict(self.overrides.get(f"{kind}:{name}", {}))
 
     @property
     def key(self) -> dict[str, Any]:
@@ -119,8 +123,8 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
         *protocols,
     }
     fixed = _scoped(spec.sets, scopes)
-    for key in spec.sweeps:
-        split_key(key, scopes)
+    swept = _scoped({k: "" for k in spec.sweeps}, scopes)
+    _check_param_names({**fixed, **{k: v for k, v in swept.items() if k not in fixed}}, registry)
     sweep_points = [
         tuple(zip(spec.sweeps, combo)) for combo in itertools.product(*spec.sweeps.values())
     ] or [()]
@@ -130,7 +134,9 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
     targets: dict[str, str] = {}
     for ds_name in datasets:
         ds_cls = registry.get("dataset", ds_name)
-        dataset = instantiate(ds_cls, spec, fixed.get(ds_name, {}), data_dir=spec.data_dir)
+        dataset = instantiate(
+            ds_cls, spec, _declared(ds_cls, fixed.get(ds_name, {})), data_dir=spec.data_dir
+        )
         target = choose_target(dataset, spec, registry)
         targets[ds_name] = target
         n_classes = dataset.tasks()[target].num_classes
@@ -151,11 +157,15 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
                         )
                     )
                     continue
+                plugins = (
+                    ("dataset", ds_cls),
+                    ("protocol", protocols.get(proto)),
+                    ("labeler", lab_cls),
+                    ("segmenter", seg_cls),
+                )
                 for point in sweep_points:
-                    over = _merge(fixed, _scoped(dict(point), scopes))
-                    over = _route(over, proto, protocols, seg_cls)
-                    used = {ds_name, proto, lab_name, seg_name}
-                    over = {k: v for k, v in over.items() if k in used}
+                    user = _merge(fixed, _scoped(dict(point), scopes))
+                    over = _route(user, plugins)
                     for seed in spec.seeds:
                         cells.append(
                             Cell(
@@ -262,36 +272,60 @@ def _merge(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]
     return out
 
 
+def _declared(cls: type | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    names = {p.name for p in cls.params} if cls is not None else set()
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _check_param_names(user: Mapping[str, Mapping[str, Any]], registry: Registry) -> None:
+    """Every ``<plugin>.<param>`` key names a parameter some plugin of that name declares."""
+    for scope, params in user.items():
+        if scope in ("weak", "train"):
+            continue
+        declared = {
+            p.name
+            for kind in _KINDS
+            for cls in [registry.classes(kind).get(scope)]
+            if cls is not None
+            for p in cls.params
+        }
+        for key in params:
+            if key not in declared:
+                raise ParameterError(
+                    f"{scope} has no parameter {key!r}; its parameters are: "
+                    f"{', '.join(sorted(declared)) or '(none)'}"
+                )
+
+
+_KINDS = ("dataset", "protocol", "labeler", "segmenter")
+
+
 def _route(
-    over: dict[str, dict[str, Any]],
-    proto: str,
-    protocols: Mapping[str, type],
-    seg_cls: type[Segmenter],
+    user: Mapping[str, Mapping[str, Any]], plugins: Sequence[tuple[str, type | None]]
 ) -> dict[str, dict[str, Any]]:
-    """Turn the generic ``weak.*`` and ``train.*`` scopes into this cell's plugin scopes."""
-    out = {k: dict(v) for k, v in over.items() if k not in ("weak", "train")}
-    weak = over.get("weak", {})
-    if weak and proto != "full" and not proto.startswith(NATIVE):
-        declared = {p.name: p for p in protocols[proto].params}
-        for k, v in weak.items():  # validate under the key the user typed
-            if k in declared:
-                declared[k].parse(v, "weak")
-        out.setdefault(proto, {}).update(weak)
-    train = over.get("train", {})
-    if train:
-        declared = {p.name for p in seg_cls.params}
-        unknown = sorted(set(train) - declared)
-        if unknown:
-            raise ParameterError(
-                f"train.{unknown[0]} is not a training parameter of segmenter {seg_cls.name!r}; "
-                f"its parameters are: {', '.join(sorted(declared))}"
-            )
-        by_name = {p.name: p for p in seg_cls.params}
-        for k, v in train.items():
-            by_name[k].parse(v, "train")
-        out.setdefault(seg_cls.name, {}).update(train)
-    # keep only the scopes this cell uses, so unrelated --set keys do not change its id
-    return {k: v for k, v in sorted(out.items())}
+    """This cell's overrides, keyed ``kind:name``: each ``<plugin>.<param>`` goes to the plugin
+    of that name that declares it (a labeler and a protocol may share a name), ``weak.*`` to
+    the protocol and ``train.*`` to the segmenter. Keys for plugins outside the cell are
+    dropped, so unrelated ``--set`` values do not change the cell's id."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind, cls in plugins:
+        if cls is None:  # native weak labels: no protocol object
+            continue
+        mine = _declared(cls, user.get(cls.name, {}))
+        generic = {"protocol": "weak", "segmenter": "train"}.get(kind)
+        if generic and user.get(generic) and cls.name != "full":
+            by_name = {p.name: p for p in cls.params}
+            for key, value in user[generic].items():
+                if key not in by_name:
+                    raise ParameterError(
+                        f"{generic}.{key} is not a parameter of {kind} {cls.name!r}; "
+                        f"its parameters are: {', '.join(sorted(by_name))}"
+                    )
+                by_name[key].parse(value, generic)  # report errors under the typed key
+                mine[key] = value
+        if mine:
+            out[f"{kind}:{cls.name}"] = mine
+    return dict(sorted(out.items()))
 
 
 def _validate(
@@ -301,8 +335,9 @@ def _validate(
     seen: set[str] = set()
     for scope, over in fixed.items():  # --set keys of plugins outside the grid are checked too
         for kind in ("protocol", "labeler", "segmenter"):
-            if scope in registry.classes(kind):
-                instantiate(registry.get(kind, scope), spec, over)
+            cls = registry.classes(kind).get(scope)
+            if cls is not None:
+                instantiate(cls, spec, _declared(cls, over))
     for cell in cells:
         for kind, name in (
             ("protocol", cell.protocol),
@@ -311,7 +346,7 @@ def _validate(
         ):
             if kind == "protocol" and name.startswith(NATIVE):
                 continue
-            over = dict(cell.overrides.get(name, {}))
+            over = cell.params_for(kind, name)
             tag = stable_hash([kind, name, over])
             if tag in seen:
                 continue

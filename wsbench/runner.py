@@ -108,7 +108,7 @@ def run_plan(
             started = time.perf_counter()
             try:
                 key = stable_hash(
-                    [cell.dataset, cell.target, dict(cell.overrides.get(cell.dataset, {}))]
+                    [cell.dataset, cell.target, dict(cell.params_for("dataset", cell.dataset))]
                 )
                 if key not in prepared:
                     with reporter.task(f"loading {cell.dataset}"):
@@ -137,7 +137,7 @@ def prepare(cell: Cell, spec: RunSpec, registry: Registry) -> PreparedData:
     dataset = instantiate(
         registry.get("dataset", cell.dataset),
         spec,
-        cell.overrides.get(cell.dataset, {}),
+        cell.params_for("dataset", cell.dataset),
         data_dir=spec.data_dir,
     )
     task = dataset.tasks()[cell.target]
@@ -175,10 +175,10 @@ def run_cell(
     prov = record["provenance"]
     cell_dir = Path(spec.out) / cell.dataset / cell.id
     labeler = instantiate(
-        registry.get("labeler", cell.labeler), spec, cell.overrides.get(cell.labeler, {})
+        registry.get("labeler", cell.labeler), spec, cell.params_for("labeler", cell.labeler)
     )
     seg_cls = registry.get("segmenter", cell.segmenter)
-    seg_over = cell.overrides.get(cell.segmenter, {})
+    seg_over = cell.params_for("segmenter", cell.segmenter)
 
     def new_segmenter():
         return instantiate(seg_cls, spec, seg_over)
@@ -299,7 +299,7 @@ def weak_labels(
             out.append(_weak_case(case, case.native_weak[kind], data.intensity))
         return out, cfg
     protocol = instantiate(
-        registry.get("protocol", cell.protocol), spec, cell.overrides.get(cell.protocol, {})
+        registry.get("protocol", cell.protocol), spec, cell.params_for("protocol", cell.protocol)
     )
     cfg = {**protocol.config, "hash": protocol.config_hash}
     for case in data.train:
@@ -310,7 +310,9 @@ def weak_labels(
             )
         if case.label is None:
             raise DataError(f"case {case.id} has no ground truth, which the oracle needs")
-        seed = int(stable_hash([protocol.config_hash, cell.seed, case.id], 15), 16)
+        # seeded by protocol name, not parameters: a sweep over a parameter (alpha)
+        # draws the same random numbers at every value, so its weak labels are nested
+        seed = int(stable_hash([protocol.name, cell.seed, case.id], 15), 16)
         weak = protocol.simulate(case, np.random.default_rng(seed))
         out.append(_weak_case(case, weak, data.intensity))
     return out, cfg
