@@ -206,6 +206,18 @@ DATASET_PARAMS: tuple[Param, ...] = (
         choices=("zscore", "minmax", "none"),
     ),
     Param("split_seed", 0, "seed of the patient-level train/val/test split"),
+    Param(
+        "val_fraction",
+        0.2,
+        "fraction of patients in the validation split",
+        **_params.in_range(0, 1, hi_open=True),
+    ),
+    Param(
+        "test_fraction",
+        0.2,
+        "fraction of patients in the test split",
+        **_params.in_range(0, 1, lo_open=True, hi_open=True),
+    ),
 )
 
 

@@ -121,7 +121,7 @@ def run(
     console = Console()
     if not the_plan.cells:
         for what, why in the_plan.skipped:
-            console.print(f"[yellow]skipped[/] {what}: {why}")
+            console.print(f"[yellow]skipped[/] {what}: {why}", soft_wrap=True)
         raise WsbenchError(
             "nothing to run: no compatible labeler x segmenter x dataset cell; "
             "see the skipped lines above"
@@ -315,7 +315,8 @@ def _rich_table(rows: list[dict], dataset: str) -> Table:
     from wsbench import leaderboard
 
     table = Table(title=f"wsbench leaderboard — {dataset}")
-    cols = leaderboard.columns(rows)
+    # the terminal table leaves out versions; the written tables keep them
+    cols = [c for c in leaderboard.columns(rows) if c[1] != "version"]
     for title, _ in cols:
         table.add_column(title)
     for r in rows:

@@ -60,7 +60,7 @@ class RichReporter(Reporter):
             )
 
     def skipped(self, what: str, why: str) -> None:
-        self.console.print(f"[yellow]skipped[/] {what}: {why}")
+        self.console.print(f"[yellow]skipped[/] {what}: {why}", soft_wrap=True)
 
     @contextmanager
     def task(self, description: str, total: int | None = None) -> Iterator[Any]:

@@ -142,7 +142,15 @@ def prepare(cell: Cell, spec: RunSpec, registry: Registry) -> PreparedData:
     )
     task = dataset.tasks()[cell.target]
     infos = dataset.list_cases()
-    splits = split_cases(infos, seed=int(dataset.p.get("split_seed", 0)))
+    val, test = dataset.p.get("val_fraction", 0.2), dataset.p.get("test_fraction", 0.2)
+    if val + test >= 1:
+        raise DataError(
+            f"{dataset.name}: val_fraction {val} + test_fraction {test} leave no training "
+            "patients; lower them"
+        )
+    splits = split_cases(
+        infos, seed=int(dataset.p.get("split_seed", 0)), fractions=(1 - val - test, val, test)
+    )
     if not splits["train"] or not splits["test"]:
         raise DataError(
             f"dataset {dataset.name!r} has {len(infos)} case(s), too few for a train and a test "

@@ -20,8 +20,9 @@ def split_cases(
 ) -> dict[str, list[CaseInfo]]:
     """Assign whole patients to splits. A dataset's own split (``CaseInfo.split``) wins.
 
-    Patients are shuffled with ``seed`` and cut by ``fractions``; every split gets at
-    least one patient when there are three or more.
+    Patients are shuffled with ``seed`` and cut by ``fractions``; the test split (and the
+    validation split, unless its fraction is 0) gets at least one patient when there are
+    three or more.
     """
     if not cases:
         raise DataError("the dataset has no cases; check --data-dir and the dataset layout")
@@ -38,7 +39,7 @@ def split_cases(
     order = [patients[i] for i in rng.permutation(len(patients))]
     n = len(order)
     n_test = max(1, round(fractions[2] * n)) if n >= 3 else 0
-    n_val = max(1, round(fractions[1] * n)) if n >= 3 else 0
+    n_val = max(1, round(fractions[1] * n)) if n >= 3 and fractions[1] > 0 else 0
     if n < 3:
         n_test = 1 if n == 2 else 0
     assign = dict(own)
