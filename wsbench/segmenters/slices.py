@@ -57,6 +57,13 @@ TRAIN_PARAMS: tuple[Param, ...] = (
         **at_least(0),
     ),
     Param("hflip", False, "random horizontal flip augmentation"),
+    Param(
+        "sigmoid_prior",
+        0.01,
+        "starting foreground probability of sigmoid heads (a fixed logit offset, like a "
+        "prior-initialised bias, so small classes are not drowned at p = 0.5); 0.5 = none",
+        **in_range(0, 1, lo_open=True, hi_open=True),
+    ),
 )
 TRAIN_PARAM_NAMES: tuple[str, ...] = tuple(p.name for p in TRAIN_PARAMS)
 
@@ -185,6 +192,7 @@ class SliceSegmenter(Segmenter):
         self.model: nn.Module | None = None
         self.multilabel = False
         self.out_channels = 0
+        self.logit_offset = 0.0
 
     # -- what a subclass provides
 
@@ -244,6 +252,9 @@ class SliceSegmenter(Segmenter):
         generator = seed_everything(cfg.seed)
         self.multilabel = multilabel
         self.out_channels = num_classes if multilabel else num_classes + 1
+        prior = self.p["sigmoid_prior"]
+        self.logit_offset = math.log(prior / (1 - prior)) if multilabel else 0.0
+        offset = self.logit_offset
         model = self.build_model(1, self.out_channels)
         self.initialise(model)
         self.model = model
@@ -258,7 +269,7 @@ class SliceSegmenter(Segmenter):
             x, y, w = batch["image"], batch["target"], batch["weight"].float()
             if hflip:
                 x, y, w = _random_hflip(x, y, w)
-            return loss(model(x).float(), y, w)
+            return loss(model(x).float() + offset, y, w)
 
         log = Trainer().fit(model, loader, loss_fn, cfg, device, ctx.progress)
         log["slices"] = len(data)
@@ -280,7 +291,7 @@ class SliceSegmenter(Segmenter):
                 chunk = x[start : start + step].to(device)
                 if size:
                     chunk = _resize(chunk, size, "bilinear")
-                logits = model(chunk).float()
+                logits = model(chunk).float() + self.logit_offset
                 if size:
                     logits = F.interpolate(
                         logits, size=(height, width), mode="bilinear", align_corners=False
@@ -305,6 +316,7 @@ class SliceSegmenter(Segmenter):
             "params": dict(self.p),
             "multilabel": self.multilabel,
             "out_channels": self.out_channels,
+            "logit_offset": self.logit_offset,
         }
         save_checkpoint(path, self._trained_model(), extra)
 
@@ -326,6 +338,7 @@ class SliceSegmenter(Segmenter):
             ) from None
         self.model, self.multilabel = model, bool(extra["multilabel"])
         self.out_channels = int(extra["out_channels"])
+        self.logit_offset = float(extra.get("logit_offset", 0.0))
 
 
 def _random_hflip(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
