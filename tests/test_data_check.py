@@ -42,9 +42,9 @@ def test_records_are_json_lines_with_patient_level_splits(tmp_path):
         "split": first["split"],
         "shape": [1, 8, 9],
         "spacing": [1.0, 1.0, 1.0],
-        "voxels": {"0": 70, "1": 2},
+        "voxels": {"0 background": 70, "1 foreground": 2},
     }
-    assert [r["voxels"]["1"] for r in records] == [2, 4, 6, 8, 10, 12]
+    assert [r["voxels"]["1 foreground"] for r in records] == [2, 4, 6, 8, 10, 12]
     split_of_patient: dict[str, set] = {}
     for r in records:
         split_of_patient.setdefault(r["patient"], set()).add(r["split"])

@@ -273,7 +273,7 @@ def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
 @data.command("check")
 @click.option("--dataset", required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--target", help="Target to encode (default: the dataset's default).")
+@click.option("--target", help="Target whose labels are counted (default: the dataset's default).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
 def check(

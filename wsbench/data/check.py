@@ -23,7 +23,10 @@ def case_record(case: Case, split: str | None) -> dict:
     voxels: dict[str, int] = {}  # empty: the case has no ground truth (not scored)
     if case.label is not None:
         counts = np.bincount(np.asarray(case.label).ravel(), minlength=len(case.classes) + 1)
-        voxels = {str(v): int(n) for v, n in enumerate(counts)}
+        names = ("background", *case.classes)
+        voxels = {
+            f"{v} {names[v] if v < len(names) else '?'}": int(n) for v, n in enumerate(counts)
+        }
     return {
         "id": case.id,
         "patient": case.patient,
