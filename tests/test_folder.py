@@ -70,7 +70,7 @@ def test_binary_0_255_masks_and_colour_jpeg(tmp_path):
     ds = FolderDataset(data_dir=root)
     records, errors = check_dataset(ds)
     assert errors == [] and len(records) == 9
-    assert all(r["voxels"] == {"0": H * W - 36, "1": 36} for r in records)
+    assert all(r["voxels"] == {"0 background": H * W - 36, "1 foreground": 36} for r in records)
     case = ds.load_case(next(c for c in ds.list_cases() if c.id == "p9_colour"), ds.tasks()["all"])
     np.testing.assert_allclose(case.image[0], picture(1), atol=3)
 

@@ -162,7 +162,7 @@ def test_bad_files_give_one_line_each(tmp_path):
     before = folder_digest(root)
     records, errors = check_dataset(MsdDataset(data_dir=root), "tumor")
     assert [r["id"] for r in records] == ["liver_5"]
-    assert records[0]["voxels"] == {"0": 480 - 8, "1": 8}
+    assert records[0]["voxels"] == {"0 background": 480 - 8, "1 tumor": 8}
     assert len(errors) == 5
     for (case, cause), line in zip(expected.items(), errors):
         assert case in line and cause in line and "\n" not in line

@@ -129,7 +129,7 @@ def test_tasks_encode_raw_labels(quick):
     raw = quick.generate(2).labels
     info = quick.list_cases()[2]
     tasks = quick.tasks()
-    assert quick.default_target == "tumor"
+    assert quick.default_target == "liver"
     tumour = quick.load_case(info, tasks["tumor"])
     np.testing.assert_array_equal(tumour.label, (raw == 2).astype(np.uint8))
     np.testing.assert_array_equal(tumour.organ, np.isin(raw, (1, 2)))

@@ -121,7 +121,7 @@ def test_bad_inputs_give_one_line_each(tmp_path):
     before = folder_digest(root)
     records, errors = check_dataset(SiimDataset(data_dir=root))
     assert [r["id"] for r in records] == [uid(0), uid(1)]
-    assert records[0]["voxels"] == {"0": ROWS * COLS - 100, "1": 100}
+    assert records[0]["voxels"] == {"0 background": ROWS * COLS - 100, "1 pneumothorax": 100}
     causes = [(uid(2), "no DICOM file"), (uid(3), "RLE runs to pixel"), (uid(4), "truncated")]
     assert len(errors) == 3
     for (image_id, cause), line in zip(causes, errors):
