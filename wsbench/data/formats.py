@@ -14,7 +14,7 @@ import numpy as np
 
 from wsbench import hookimpl
 from wsbench.api import Dataset
-from wsbench.data.nifti import check_header_spacing, load_nifti
+from wsbench.data.nifti import load_label_like, load_nifti
 from wsbench.errors import DataError
 from wsbench.params import stable_hash
 
@@ -77,27 +77,6 @@ def load_nifti_pair(
 
     Both are reoriented to RAS+; DataError naming both files when shape or affine disagree.
     """
-    check_header_spacing(image_path)
     image, spacing, affine, ornt = load_nifti(image_path)
-    if not label_path.exists():
-        raise DataError(
-            f"{label_path}: missing mask for {image_path.name}; add it or remove the image"
-        )
-    check_header_spacing(label_path)
-    label, _, label_affine, _ = load_nifti(label_path, dtype=np.float32)
-    if label.shape != image.shape:
-        raise DataError(
-            f"{label_path}: shape {label.shape} does not match {image_path} "
-            f"{image.shape}; re-export the pair on the same grid"
-        )
-    if not np.allclose(label_affine, affine, atol=1e-3, rtol=1e-4):
-        raise DataError(
-            f"{label_path}: affine differs from {image_path}; resample the mask onto the image grid"
-        )
-    rounded = np.rint(label)
-    if not np.array_equal(rounded, label) or rounded.min() < 0 or rounded.max() > 32767:
-        raise DataError(
-            f"{label_path}: label values are not small non-negative integers; "
-            "give an integer label map"
-        )
-    return image, spacing, affine, ornt, rounded.astype(np.int16)
+    raw = load_label_like(label_path, image_path, image.shape, affine)
+    return image, spacing, affine, ornt, raw

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Task
-from wsbench.data.nifti import load_nifti
+from wsbench.data.formats import check_label_values, files_fingerprint, load_nifti_pair
+from wsbench.data.nifti import load_label_like
 from wsbench.data.phantom import TASKS
 from wsbench.errors import DataError, ParameterError
-from wsbench.params import stable_hash
 
 LAYOUT = "volume-N.nii[.gz] and segmentation-N.nii[.gz] files (in any subfolder)"
 _NAME = re.compile(r"^(volume|segmentation|organs)-(\d+)\.nii(\.gz)?$")
@@ -105,9 +105,8 @@ class LitsDataset(Dataset):
                 "list the cases again"
             )
         volume, seg = files["volume"], files["segmentation"]
-        image, spacing, affine, ornt = load_nifti(volume)
-        raw = _load_labels(seg, volume, image.shape, affine)
-        _check_values(raw, SEGMENTATION_VALUES, seg)
+        image, spacing, affine, ornt, raw = load_nifti_pair(volume, seg)
+        check_label_values(raw, set(SEGMENTATION_VALUES), seg)
         source = f"{volume} + {seg}"
         if task.target == "organs":
             if "organs" not in files:
@@ -115,7 +114,7 @@ class LitsDataset(Dataset):
                     f"target 'organs' needs {volume.name.replace('volume', 'organs', 1)} beside "
                     f"{volume}; use --target tumor or liver, or add organs-N.nii maps"
                 )
-            raw = _load_labels(files["organs"], volume, image.shape, affine)
+            raw = load_label_like(files["organs"], volume, image.shape, affine)
             source += f" + {files['organs']}"
         label = task.encode(raw)
         organ_values = {1, 2} | {v for vals in task.values for v in vals}
@@ -133,41 +132,4 @@ class LitsDataset(Dataset):
         )
 
     def fingerprint(self) -> str:
-        entries = []
-        for files in self._files().values():
-            for path in files.values():
-                st = path.stat()
-                entries.append([str(path.relative_to(self.data_dir)), st.st_size, st.st_mtime_ns])
-        return stable_hash([self.config, sorted(entries)])
-
-
-def _load_labels(path: Path, volume: Path, shape, affine: np.ndarray) -> np.ndarray:
-    """A label NIfTI on the volume's grid -> uint8 (Z, Y, X); DataError naming both files."""
-    labels, _, label_affine, _ = load_nifti(path, dtype=np.float32)
-    if labels.shape != shape:
-        raise DataError(
-            f"{path}: shape {labels.shape} (z, y, x) does not match {volume} "
-            f"{tuple(shape)}; give both on the same grid"
-        )
-    if not np.allclose(label_affine, affine, rtol=1e-4, atol=1e-3):
-        raise DataError(
-            f"{path}: affine differs from {volume}; resample the mask onto the volume's grid"
-        )
-    rounded = np.rint(labels)
-    if rounded.min() < 0 or rounded.max() > 255 or not np.array_equal(rounded, labels):
-        bad = np.unique(labels[(rounded != labels) | (rounded < 0) | (rounded > 255)])[:5]
-        raise DataError(
-            f"{path}: label values {bad.tolist()} are not integers in 0..255; "
-            "give an integer label map"
-        )
-    return rounded.astype(np.uint8)
-
-
-def _check_values(raw: np.ndarray, allowed, path: Path) -> None:
-    present = np.flatnonzero(np.bincount(raw.ravel(), minlength=256))
-    unknown = sorted(set(present.tolist()) - set(allowed))
-    if unknown:
-        raise DataError(
-            f"{path}: unknown label value(s) {unknown[:5]}; LiTS segmentations hold "
-            f"only {list(allowed)} (background, liver, tumour); fix the mask"
-        )
+        return files_fingerprint(self, [p for f in self._files().values() for p in f.values()])

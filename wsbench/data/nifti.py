@@ -93,3 +93,33 @@ def check_header_spacing(path: Path) -> None:
         raise DataError(
             f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim"
         )
+
+
+def load_label_like(
+    path: Path, image_path: Path, shape: tuple[int, ...], affine: np.ndarray
+) -> np.ndarray:
+    """A label NIfTI that must lie on an image's grid -> int16 (Z, Y, X) RAS+.
+
+    ``DataError`` naming both files when the shape or the affine disagree, or when the
+    values are not non-negative integers.
+    """
+    if not Path(path).exists():
+        raise DataError(
+            f"{path}: missing mask for {Path(image_path).name}; add it or remove the image"
+        )
+    label, _, label_affine, _ = load_nifti(path, dtype=np.float32)
+    if label.shape != tuple(shape):
+        raise DataError(
+            f"{path}: shape {label.shape} (z, y, x) does not match {image_path} "
+            f"{tuple(shape)}; re-export the pair on the same grid"
+        )
+    if not np.allclose(label_affine, affine, atol=1e-3, rtol=1e-4):
+        raise DataError(
+            f"{path}: affine differs from {image_path}; resample the mask onto the image grid"
+        )
+    rounded = np.rint(label)
+    if not np.array_equal(rounded, label) or rounded.min() < 0 or rounded.max() > 32767:
+        raise DataError(
+            f"{path}: label values are not small non-negative integers; give an integer label map"
+        )
+    return rounded.astype(np.int16)
