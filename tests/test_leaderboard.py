@@ -96,3 +96,17 @@ def test_sweep_becomes_a_column_and_a_figure(tmp_path):
     names = {p.name for p in written}
     assert {"synthetic.md", "synthetic.csv", "synthetic.json"} <= names
     assert "synthetic-weak_alpha.png" in names
+
+
+def test_paper_numbers_for_other_settings_are_listed_under_the_table():
+    reported = [
+        Reported("lits", "tumor", "acol", "deeplabv3", "dice", 0.658, "Fan et al. 2022, T2"),
+        Reported("lits", "tumor", "box-fill", "deeplabv3", "dice", 0.563, "Fan et al. 2022, T2"),
+    ]
+    recs = [_rec("acol", 0, [0.8]), _rec("box-fill", 0, [0.7])]
+    for r in recs:
+        r["target"] = "liver"  # a phantom liver run: no row matches the paper's tumour numbers
+    rows = build_rows(recs, reported)
+    md = to_markdown(rows, "synthetic", reported)
+    assert "| lits | tumor | acol | deeplabv3 | dice | 0.658 | Fan et al. 2022, T2 |" in md
+    assert "| lits | tumor | box-fill | deeplabv3 | dice | 0.563 |" in md

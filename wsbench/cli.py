@@ -133,7 +133,7 @@ def run(
     with Store(out / "results.sqlite") as store:
         everything = store.records()
     rows = leaderboard.build_rows(everything, registry.reported())
-    leaderboard.write(rows, everything, out / "leaderboard")
+    leaderboard.write(rows, everything, out / "leaderboard", registry.reported())
     for ds in sorted({r["dataset"] for r in records}):
         console.print(_rich_table([r for r in rows if r["dataset"] == ds], ds))
     console.print(f"results: {out / 'results.sqlite'}  tables: {out / 'leaderboard'}")
@@ -175,8 +175,9 @@ def leaderboard_cmd(results: Path, to: Path) -> None:
         )
     with Store(db) as store:
         records = store.records()
-    rows = leaderboard.build_rows(records, load_registry().reported())
-    written = leaderboard.write(rows, records, to)
+    reported = load_registry().reported()
+    rows = leaderboard.build_rows(records, reported)
+    written = leaderboard.write(rows, records, to, reported)
     console = Console()
     for ds in sorted({r["dataset"] for r in rows}):
         console.print(_rich_table([r for r in rows if r["dataset"] == ds], ds))

@@ -240,7 +240,26 @@ def cell_text(row: dict[str, Any], key: str) -> str:
     return str(value if value is not None else "")
 
 
-def to_markdown(rows: Sequence[dict[str, Any]], dataset: str) -> str:
+def other_paper_numbers(
+    rows: Sequence[dict[str, Any]], reported: Sequence[Reported]
+) -> list[Reported]:
+    """Reported numbers of the papers behind this table's labelers that no row shows (e.g.
+    LiTS tumour numbers beside a phantom liver run): listed under the table for context."""
+    labelers = {r["labeler"] for r in rows if r.get("seeds")}
+    shown = {
+        (r["target"], r["labeler"], r["segmenter"]) for r in rows if _finite(r.get("reported"))
+    }
+    papers = {r.source.split(",")[0] for r in reported if r.labeler in labelers}
+    return [
+        r
+        for r in reported
+        if r.source.split(",")[0] in papers and (r.target, r.labeler, r.segmenter) not in shown
+    ]
+
+
+def to_markdown(
+    rows: Sequence[dict[str, Any]], dataset: str, reported: Sequence[Reported] = ()
+) -> str:
     rows = [r for r in rows if r["dataset"] == dataset]
     cols = columns(rows)
     targets = sorted({r["target"] for r in rows})
@@ -263,6 +282,16 @@ def to_markdown(rows: Sequence[dict[str, Any]], dataset: str) -> str:
     sources = sorted({r["reported_source"] for r in rows if r.get("reported_source")})
     if sources:
         lines.append("paper Dice from: " + "; ".join(sources) + ".")
+    extra = other_paper_numbers(rows, reported)
+    if extra:
+        lines += ["", "Numbers the papers report for other settings (not runs of this table):", ""]
+        lines.append("| dataset | target | labeler | segmenter | metric | value | source |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for r in extra:
+            lines.append(
+                f"| {r.dataset} | {r.target} | {r.labeler} | {r.segmenter} | {r.metric} | "
+                f"{r.value:.3f} | {r.source}{f' ({r.note})' if r.note else ''} |"
+            )
     failed = sum(r.get("failed", 0) for r in rows)
     if failed:
         lines.append(f"{failed} failed cell(s) are not in the means; see results.sqlite.")
@@ -270,7 +299,10 @@ def to_markdown(rows: Sequence[dict[str, Any]], dataset: str) -> str:
 
 
 def write(
-    rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], to: Path
+    rows: Sequence[dict[str, Any]],
+    records: Sequence[dict[str, Any]],
+    to: Path,
+    reported: Sequence[Reported] = (),
 ) -> list[Path]:
     """``<to>/<dataset>.md``, ``.csv``, ``.json`` and, for numeric sweeps, a figure."""
     to = Path(to)
@@ -279,7 +311,7 @@ def write(
     for dataset in sorted({r["dataset"] for r in rows}):
         ds_rows = [r for r in rows if r["dataset"] == dataset]
         md = to / f"{dataset}.md"
-        md.write_text(to_markdown(ds_rows, dataset))
+        md.write_text(to_markdown(ds_rows, dataset, reported))
         js = to / f"{dataset}.json"
         js.write_text(
             json.dumps({"dataset": dataset, "rows": [_clean(r) for r in ds_rows]}, indent=1)
