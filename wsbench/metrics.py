@@ -189,8 +189,20 @@ def _crop_both(pred: np.ndarray, gt: np.ndarray, margin: int = 1) -> tuple[np.nd
 def surface(mask: np.ndarray) -> np.ndarray:
     """Voxels of ``mask`` that a face-connected erosion removes (outside counts as empty)."""
     mask = np.asarray(mask, dtype=bool)
-    structure = ndimage.generate_binary_structure(mask.ndim, 1)
-    return mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
+    # the face-connected erosion written as shifted ANDs: the same voxels as
+    # ndimage.binary_erosion(structure=connectivity 1, border_value=0), several times faster
+    interior = mask.copy()
+    for axis in range(mask.ndim):
+        lead = [slice(None)] * mask.ndim
+        lag = [slice(None)] * mask.ndim
+        lead[axis], lag[axis] = slice(1, None), slice(None, -1)
+        interior[tuple(lead)] &= mask[tuple(lag)]
+        interior[tuple(lag)] &= mask[tuple(lead)]
+        edge = [slice(None)] * mask.ndim
+        for end in (0, -1):  # voxels on the array border touch the empty outside
+            edge[axis] = end
+            interior[tuple(edge)] = False
+    return mask & ~interior
 
 
 def surface_distances(
@@ -234,7 +246,7 @@ def _nearest(source: np.ndarray, target: np.ndarray, shared: np.ndarray) -> np.n
     apart = ~shared
     if apart.any():
         tree = cKDTree(target, leafsize=32, balanced_tree=False, compact_nodes=False)
-        distances[apart] = tree.query(source[apart])[0]
+        distances[apart] = tree.query(source[apart], workers=-1)[0]
     return distances
 
 
