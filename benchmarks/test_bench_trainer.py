@@ -66,10 +66,21 @@ def test_bare_loop(benchmark, setup):
 
 
 @pytest.mark.benchmark(group="trainer-epoch")
-def test_trainer(benchmark, setup):
+@pytest.mark.parametrize("deterministic", [True, False], ids=["deterministic", "default-algos"])
+def test_trainer(benchmark, setup, deterministic):
+    """The Trainer as wsbench runs it (deterministic algorithms on) and with torch's default
+    algorithms, which is what the bare loop uses: the gap between the two is the price of
+    determinism, the gap to the bare loop the Trainer's own overhead."""
     data, loss = setup
     loader = _loader(data)
-    cfg = TrainConfig(epochs=1, batch_size=BATCH, lr=0.01, optimizer="sgd", momentum=0.9)
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=BATCH,
+        lr=0.01,
+        optimizer="sgd",
+        momentum=0.9,
+        deterministic=deterministic,
+    )
 
     def loss_fn(model, batch):
         return loss(model(batch["image"]).float(), batch["target"], batch["weight"].float())
