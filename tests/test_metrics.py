@@ -216,3 +216,17 @@ def test_bad_input_is_rejected():
         metrics.compute_all(a, a, (1, 1))
     with pytest.raises(DataError, match="positive"):
         metrics.compute_all(a, a, (1, 0, 1))
+
+
+def test_surface_equals_the_face_connected_erosion():
+    from scipy import ndimage
+
+    from wsbench.metrics import surface
+
+    rng = np.random.default_rng(0)
+    for shape in [(7, 9, 11), (20, 30, 25), (15, 17)]:
+        for _ in range(10):
+            mask = ndimage.binary_dilation(rng.random(shape) > 0.9, iterations=2)
+            structure = ndimage.generate_binary_structure(mask.ndim, 1)
+            expected = mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
+            np.testing.assert_array_equal(surface(mask), expected)
