@@ -1,8 +1,7 @@
 """pyproject.toml lists every package folder, and the pins the project relies on."""
 
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 

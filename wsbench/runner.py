@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def run_plan(
                     provenance={**record["provenance"], "traceback": traceback.format_exc(limit=6)},
                 )
             record["wall_s"] = round(time.perf_counter() - started, 3)
-            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             store.put(record)
             registry.cell_finished(cell, record)
             reporter.cell_finished(cell, record)
