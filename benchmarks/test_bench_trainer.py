@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wsbench.segmenters.losses import make_loss
+from wsbench.training.losses import make_loss
 from wsbench.segmenters.slices import ShuffledBatches, SliceDataset
-from wsbench.segmenters.trainer import TrainConfig, Trainer, poly_lr
+from wsbench.training.trainer import TrainConfig, Trainer, poly_lr
 from wsbench.segmenters.unet import UNet
 
 SLICES, SIZE, BATCH = 48, 64, 8

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from wsbench.errors import ParameterError
-from wsbench.segmenters.losses import LOSS_NAMES, make_loss
+from wsbench.training.losses import LOSS_NAMES, make_loss
 
 
 def _multiclass(seed: int = 0, k: int = 2):

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from wsbench.errors import DataError, ParameterError
-from wsbench.segmenters.device import amp_dtype, select_device
-from wsbench.segmenters.trainer import (
+from wsbench.training.device import amp_dtype, select_device
+from wsbench.training.trainer import (
     TrainConfig,
     Trainer,
     load_checkpoint,

@@ -73,7 +73,8 @@ class Cell:
         return f"{self.labeler}__{self.segmenter}__seed{self.seed}__{stable_hash(self.key, 10)}"
 
     @property
-    def label(self) -> str:
+    def title(self) -> str:
+        """A display string: dataset, labeler x segmenter, seed and sweep point."""
         sweep = " ".join(f"{k}={v}" for k, v in self.sweep)
         return f"{self.dataset}/{self.labeler} x {self.segmenter} seed {self.seed} {sweep}".strip()
 

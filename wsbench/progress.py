@@ -45,18 +45,18 @@ class RichReporter(Reporter):
         self._grid = self.progress.add_task("grid", total=total)
 
     def cell_started(self, cell: Cell) -> None:
-        self.progress.update(self._grid, description=f"grid: {cell.label}")
+        self.progress.update(self._grid, description=f"grid: {cell.title}")
 
     def cell_finished(self, cell: Cell, record: dict[str, Any]) -> None:
         self.progress.advance(self._grid)
         if record.get("resumed"):
             return
         if record["status"] == "failed":
-            self.console.print(f"[red]failed[/] {cell.label}: {record['error']}")
+            self.console.print(f"[red]failed[/] {cell.title}: {record['error']}")
         else:
             dice = record["metrics"].get("dice", float("nan"))
             self.console.print(
-                f"[green]done[/] {cell.label}: Dice {dice:.3f} ({record.get('wall_s', 0):.0f} s)"
+                f"[green]done[/] {cell.title}: Dice {dice:.3f} ({record.get('wall_s', 0):.0f} s)"
             )
 
     def skipped(self, what: str, why: str) -> None:

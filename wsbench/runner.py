@@ -32,9 +32,8 @@ from wsbench.api import (
     Task,
     TrainContext,
     WeakCase,
-    WeakLabel,
 )
-from wsbench.data.splits import split_cases, split_hash
+from wsbench.data.splits import split_dataset, split_hash
 from wsbench.errors import DataError, WsbenchError
 from wsbench.grid import NATIVE, Cell, Plan, RunSpec, instantiate, plan
 from wsbench.outputs import write_overlay, write_prediction, write_summary
@@ -42,6 +41,7 @@ from wsbench.params import stable_hash
 from wsbench.plugins import Registry
 from wsbench.pseudo_cache import PseudoLabelCache
 from wsbench.store import Store
+from wsbench.weak.simulate import native_weak, simulate_weak, weak_case
 
 __all__ = ["Reporter", "RunSpec", "run_grid", "run_plan", "evaluate_case"]
 
@@ -142,15 +142,7 @@ def prepare(cell: Cell, spec: RunSpec, registry: Registry) -> PreparedData:
     )
     task = dataset.tasks()[cell.target]
     infos = dataset.list_cases()
-    val, test = dataset.p.get("val_fraction", 0.2), dataset.p.get("test_fraction", 0.2)
-    if val + test >= 1:
-        raise DataError(
-            f"{dataset.name}: val_fraction {val} + test_fraction {test} leave no training "
-            "patients; lower them"
-        )
-    splits = split_cases(
-        infos, seed=int(dataset.p.get("split_seed", 0)), fractions=(1 - val - test, val, test)
-    )
+    splits = split_dataset(dataset)
     if not splits["train"] or not splits["test"]:
         raise DataError(
             f"dataset {dataset.name!r} has {len(infos)} case(s), too few for a train and a test "
@@ -294,48 +286,18 @@ def weak_labels(
     cell: Cell, data: PreparedData, spec: RunSpec, registry: Registry
 ) -> tuple[list[WeakCase], dict[str, Any]]:
     """The weak label of every training case: simulated (seeded) or shipped natively."""
-    out: list[WeakCase] = []
     if cell.protocol.startswith(NATIVE):
         kind = cell.protocol.split(":", 1)[1]
         cfg = {"name": cell.protocol, "version": data.dataset.version, "params": {}}
-        for case in data.train:
-            if kind not in case.native_weak:
-                raise DataError(
-                    f"case {case.id} ({case.source}) ships no {kind!r} weak label; "
-                    "fix the annotation file or run with --weak <protocol>"
-                )
-            out.append(_weak_case(case, case.native_weak[kind], data.intensity))
-        return out, cfg
+        return [weak_case(c, native_weak(c, kind), data.intensity) for c in data.train], cfg
     protocol = instantiate(
         registry.get("protocol", cell.protocol), spec, cell.params_for("protocol", cell.protocol)
     )
     cfg = {**protocol.config, "hash": protocol.config_hash}
-    for case in data.train:
-        if case.label is None and protocol.produces != "full":
-            raise DataError(
-                f"case {case.id} has no ground truth to simulate "
-                f"{protocol.produces!r} labels from; give masks or use --weak native"
-            )
-        if case.label is None:
-            raise DataError(f"case {case.id} has no ground truth, which the oracle needs")
-        # seeded by protocol name, not parameters: a sweep over a parameter (alpha)
-        # draws the same random numbers at every value, so its weak labels are nested
-        seed = int(stable_hash([protocol.name, cell.seed, case.id], 15), 16)
-        weak = protocol.simulate(case, np.random.default_rng(seed))
-        out.append(_weak_case(case, weak, data.intensity))
-    return out, cfg
-
-
-def _weak_case(case: Case, weak: WeakLabel, intensity: Intensity) -> WeakCase:
-    return WeakCase(
-        id=case.id,
-        patient=case.patient,
-        image=case.image,
-        spacing=case.spacing,
-        weak=weak,
-        classes=case.classes,
-        intensity=intensity,
-    )
+    cases = [
+        weak_case(c, simulate_weak(protocol, c, cell.seed), data.intensity) for c in data.train
+    ]
+    return cases, cfg
 
 
 def to_label_map(probs: np.ndarray, multilabel: bool, threshold: float = 0.5) -> np.ndarray:
@@ -461,7 +423,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _device(requested: str) -> str:
-    from wsbench.segmenters.device import select_device
+    from wsbench.training.device import select_device
 
     return str(select_device(requested))
 

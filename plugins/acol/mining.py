@@ -20,8 +20,8 @@ from wsbench.api import Box, BoxLabel, LabelContext, Labeler, PseudoLabel, WeakC
 from wsbench.errors import WeakLabelError
 from wsbench.params import Param, at_least, in_range
 from wsbench.refine.densecrf import CrfItem, CrfParams, crf_params, refine_many
-from wsbench.segmenters.device import select_device
-from wsbench.segmenters.trainer import TrainConfig, Trainer, seed_everything
+from wsbench.training.device import select_device
+from wsbench.training.trainer import TrainConfig, Trainer, seed_everything
 from wsbench.weak.box import validate_boxes
 
 from .anchors import pyramid_anchors, sample_negatives

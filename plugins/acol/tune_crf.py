@@ -21,9 +21,10 @@ from tempfile import TemporaryDirectory
 import numpy as np
 
 from wsbench.api import Case, LabelContext, WeakCase
-from wsbench.data.splits import split_cases
+from wsbench.data.splits import split_dataset
 from wsbench.plugins import load_registry
 from wsbench.refine.densecrf import CrfItem, CrfParams, refine_many
+from wsbench.weak.simulate import simulate_weak, weak_case
 
 # What the grid varies; everything else stays at the labeler's defaults.
 GRID: dict[str, Sequence[float]] = {
@@ -41,14 +42,10 @@ def training_cases(n_patients: int, seed: int) -> tuple[list[Case], list[WeakCas
     registry = load_registry()
     dataset = registry.get("dataset", "synthetic")("quick", n_patients=n_patients)
     task = dataset.tasks()["tumor"]
-    split = split_cases(dataset.list_cases(), seed=int(dataset.p["split_seed"]))
-    train_ids = {info.id for info in split["train"]}
-    infos = [info for info in dataset.list_cases() if info.id in train_ids]
+    infos = split_dataset(dataset)["train"]
     protocol = registry.get("protocol", "box")("quick")
-    rng = np.random.default_rng(seed)
     cases = [dataset.load_case(info, task) for info in infos]
-    weak = [WeakCase(c.id, c.patient, c.image, c.spacing, protocol.simulate(c, rng), c.classes,
-                     dataset.intensity()) for c in cases]
+    weak = [weak_case(c, simulate_weak(protocol, c, seed), dataset.intensity()) for c in cases]
     return cases, weak
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from wsbench.api import Case, CaseInfo, Dataset
-from wsbench.data.splits import split_cases
+from wsbench.data.splits import split_dataset
 from wsbench.errors import WsbenchError
 
 
@@ -53,7 +53,7 @@ def iter_check(dataset: Dataset, task_name: str | None = None) -> Iterator[tuple
             return
         task = tasks[name]
         infos = dataset.list_cases()
-        assigned = split_cases(infos, seed=int(dataset.p.get("split_seed", 0)))
+        assigned = split_dataset(dataset)
     except WsbenchError as exc:
         yield "error", str(exc)
         return

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wsbench.api import CaseInfo
+from wsbench.api import CaseInfo, Dataset
 from wsbench.errors import DataError
 from wsbench.params import stable_hash
 
@@ -56,3 +56,23 @@ def split_cases(
 
 def split_hash(splits: dict[str, list[CaseInfo]]) -> str:
     return stable_hash({k: sorted(c.id for c in v) for k, v in splits.items()})
+
+
+def split_dataset(dataset: Dataset) -> dict[str, list[CaseInfo]]:
+    """The patient-level split every command uses: ``run``, ``data check`` and tuning scripts.
+
+    Reads the dataset's own ``split_seed``, ``val_fraction`` and ``test_fraction``, so one
+    dataset configuration always gives one split.
+    """
+    val = float(dataset.p.get("val_fraction", 0.2))
+    test = float(dataset.p.get("test_fraction", 0.2))
+    if val + test >= 1:
+        raise DataError(
+            f"{dataset.name}: val_fraction {val} + test_fraction {test} leave no training "
+            "patients; lower them"
+        )
+    return split_cases(
+        dataset.list_cases(),
+        seed=int(dataset.p.get("split_seed", 0)),
+        fractions=(1 - val - test, val, test),
+    )

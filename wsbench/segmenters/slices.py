@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from wsbench.api import Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
 from wsbench.errors import DataError, IncompatibleError, PluginError
 from wsbench.params import Param, at_least, in_range
-from wsbench.segmenters.device import autocast, select_device
-from wsbench.segmenters.losses import LOSS_NAMES, make_loss
-from wsbench.segmenters.trainer import (
+from wsbench.training.device import autocast, select_device
+from wsbench.training.losses import LOSS_NAMES, make_loss
+from wsbench.training.trainer import (
     OPTIMIZERS,
     TrainConfig,
     Trainer,

@@ -26,8 +26,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from wsbench.api import WEAK_KINDS, Case, LabelContext, Labeler, Param, PseudoLabel, WeakCase
+from wsbench.api import (
+    WEAK_KINDS,
+    Case,
+    Intensity,
+    LabelContext,
+    Labeler,
+    Param,
+    PseudoLabel,
+    WeakCase,
+)
 from wsbench.plugins import load_registry
+from wsbench.weak.simulate import simulate_weak, weak_case
 
 
 class LabelerConformance:
@@ -57,9 +67,9 @@ class LabelerConformance:
         registry = load_registry()
         kind = self.weak_protocol or self.labeler_class().consumes[0]
         protocol = registry.get("protocol", kind)(profile="quick", **self.protocol_overrides)
-        rng = np.random.default_rng(self.seed)
+        intensity = Intensity()  # the phantom's defaults, as a run would use them
         return [
-            WeakCase(c.id, c.patient, c.image, c.spacing, protocol.simulate(c, rng), c.classes)
+            weak_case(c, simulate_weak(protocol, c, self.seed), intensity)
             for c in self.make_cases()
         ]
 

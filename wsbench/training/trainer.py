@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from wsbench.errors import DataError, ParameterError
-from wsbench.segmenters.device import autocast
+from wsbench.training.device import autocast
 
 Batch = Mapping[str, torch.Tensor]
 LossFn = Callable[[nn.Module, Batch], torch.Tensor]
