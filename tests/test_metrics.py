@@ -1,5 +1,6 @@
 """Metrics against medpy (same surface definition: tight) and MONAI (overlap: tight; HD95:
-the same directed distances, a different way of pooling), plus the empty policy and AHD."""
+the same directed distances, a different way of pooling), both nearest-neighbour searches
+against brute force, the empty policy (misses get the worst-case distance), and AHD."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from monai.metrics import (
     get_confusion_matrix,
 )
 from scipy import ndimage
+from scipy.spatial.distance import cdist
 
 from wsbench import metrics
 from wsbench.errors import DataError, UnknownPluginError
+from wsbench.metrics import nearest
 from wsbench.plugins import load_registry
+from wsbench.stats import mean_sd
 
 CASES = [  # shape, spacing (anisotropic), seed
     ((20, 40, 36), (2.5, 0.8, 0.7), 0),
@@ -63,8 +67,16 @@ def test_overlap_matches_medpy_and_monai(shape, spacing, seed):
     assert ours["vs"] == pytest.approx(1 - abs(fp - fn) / (2 * tp + fp + fn), abs=1e-12)
 
 
+@pytest.fixture(params=["kdtree", "ball"])
+def search(request, monkeypatch):
+    """Run a test once per nearest-neighbour search: "auto" picks the one named here."""
+    limit = 10**12 if request.param == "kdtree" else 0
+    monkeypatch.setattr(nearest, "BALL_SEARCH_MIN_POINTS", limit)
+    return request.param
+
+
 @pytest.mark.parametrize("shape, spacing, seed", CASES)
-def test_surface_metrics_equal_medpy(shape, spacing, seed):
+def test_surface_metrics_equal_medpy(shape, spacing, seed, search):
     pred, gt = blob_pair(shape, seed)
     ours = metrics.compute_all(pred, gt, spacing, ("hd95", "assd"))
     assert ours["hd95"] == pytest.approx(medpy_binary.hd95(pred, gt, spacing), rel=1e-12)
@@ -74,7 +86,7 @@ def test_surface_metrics_equal_medpy(shape, spacing, seed):
 
 
 @pytest.mark.parametrize("shape, spacing, seed", CASES)
-def test_surface_metrics_against_monai(shape, spacing, seed):
+def test_surface_metrics_against_monai(shape, spacing, seed, search):
     """MONAI finds the same surfaces and distances (ASSD equal to float32 precision) but its
     HD95 is the larger of the two directed 95th percentiles, where ours (medpy's) is the 95th
     percentile of both sets pooled, so ours is never larger."""
@@ -91,7 +103,7 @@ def test_surface_metrics_against_monai(shape, spacing, seed):
     assert metrics.hd95(pred, gt, spacing) <= monai_hd95 * (1 + 1e-5)
 
 
-def test_disjoint_masks_equal_medpy():
+def test_disjoint_masks_equal_medpy(search):
     pred, gt = blob_pair((16, 40, 40), 9, fraction=0.03)
     pred = np.roll(pred, (3, 15, -9), axis=(0, 1, 2))
     spacing = (2.0, 0.8, 1.1)
@@ -133,25 +145,46 @@ def test_empty_policy():
         metrics.OVERLAP_METRICS, 1.0
     )
     assert both["hd95"] == both["assd"] == both["ahd"] == 0.0
-    for pred, gt in ((empty, blob), (blob, empty)):
+    diagonal = np.sqrt((4 * 2.0) ** 2 + 10.0**2 + 10.0**2)  # field of view, mm
+    assert metrics.worst_distance((4, 10, 10), (2.0, 1.0, 1.0)) == pytest.approx(diagonal)
+    for pred, gt in ((empty, blob), (blob, empty)):  # missed, then spurious
         one = metrics.compute_all(pred, gt, (2.0, 1.0, 1.0))
         assert one["dice"] == one["iou"] == one["vs"] == 0.0
         assert one["precision"] == 0.0 and one["recall"] == 0.0
         assert 0.0 < one["accuracy"] < 1.0
-        assert all(np.isnan(one[k]) for k in ("hd95", "assd", "ahd"))
+        assert [one[k] for k in ("hd95", "assd", "ahd")] == [pytest.approx(diagonal)] * 3
     assert metrics.surface_distances(empty, blob, (2.0, 1.0, 1.0))[0].size == 0
+    # a one-slice volume is a 2D image: the diagonal of the slice
+    flat = metrics.compute_all(blob[1:2], empty[1:2], (2.0, 1.0, 1.0), ("hd95",))
+    assert flat["hd95"] == pytest.approx(np.sqrt(200.0))
 
 
-def test_summarize_leaves_nan_out_and_counts_it():
+def test_worst_distance_exceeds_every_real_distance():
+    """Two single voxels in opposite corners are as far apart as two masks can be; a miss
+    must still score worse."""
+    shape, spacing = (5, 12, 9), (3.0, 0.7, 1.1)
+    pred, gt = np.zeros(shape, bool), np.zeros(shape, bool)
+    pred[0, 0, 0], gt[-1, -1, -1] = True, True
+    found = metrics.compute_all(pred, gt, spacing, ("hd95", "assd", "ahd"))
+    missed = metrics.compute_all(np.zeros(shape, bool), gt, spacing, ("hd95", "assd", "ahd"))
+    for name in found:
+        assert found[name] < missed[name] == metrics.worst_distance(shape, spacing)
+
+
+def test_summarize_is_over_cases_with_sample_sd():
     rows = [
         {"dice": 0.5, "hd95": 2.0},
-        {"dice": 0.0, "hd95": float("nan")},
+        {"dice": 0.0, "hd95": float("nan")},  # a plugin metric may still be undefined
         {"dice": 1.0, "hd95": 4.0},
     ]
     summary = metrics.summarize(rows)
-    assert summary["dice"]["mean"] == pytest.approx(0.5) and summary["dice"]["n_nan"] == 0
-    assert summary["hd95"]["mean"] == pytest.approx(3.0)
-    assert summary["hd95"]["n"] == 2 and summary["hd95"]["n_nan"] == 1
+    assert summary["dice"]["mean_over_cases"] == pytest.approx(0.5)
+    assert summary["dice"]["sd_over_cases"] == pytest.approx(np.std([0.5, 0.0, 1.0], ddof=1))
+    assert summary["dice"]["sd_over_cases"] == mean_sd([0.5, 0.0, 1.0]).sd
+    assert summary["dice"]["median_over_cases"] == 0.5 and summary["dice"]["n_nan"] == 0
+    assert summary["hd95"]["mean_over_cases"] == pytest.approx(3.0)
+    assert summary["hd95"]["n_cases"] == 2 and summary["hd95"]["n_nan"] == 1
+    assert np.isnan(metrics.summarize([{"dice": 0.5}])["dice"]["sd_over_cases"])
 
 
 def test_one_slice_volume_is_a_2d_image():
@@ -167,13 +200,31 @@ def test_compute_classes_and_multilabel():
     pred = gt.copy()
     pred[:, 5:8, 5:8] = 1  # class 2 missed entirely
     out = metrics.compute_classes(pred, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice", "hd95"))
-    assert out["dice/tumor"] == 0.0 and np.isnan(out["hd95/tumor"])
+    assert out["dice/tumor"] == 0.0
+    assert out["hd95/tumor"] == metrics.worst_distance(gt.shape, (2.0, 1.0, 1.0))
     assert out["dice/liver"] == pytest.approx(metrics.dice(pred == 1, gt == 1))
     assert out["dice"] == pytest.approx(out["dice/liver"] / 2)
-    assert out["hd95"] == out["hd95/liver"]  # NaN left out of the class mean
+    assert out["hd95"] == pytest.approx((out["hd95/liver"] + out["hd95/tumor"]) / 2)
+    assert out["missed/tumor"] == 1.0 and out["missed/liver"] == 0.0
+    assert out["spurious/tumor"] == 0.0 and out["spurious/liver"] == 0.0
     stack = np.stack([(gt >= 1), (gt == 2)]).astype(np.uint8)  # overlapping multilabel
     multi = metrics.compute_classes(stack, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice",))
     assert multi["dice/tumor"] == 1.0 and multi["dice/liver"] < 1.0
+    assert multi["missed/tumor"] == multi["spurious/tumor"] == 0.0
+
+
+def test_spurious_and_absent_classes_are_flagged():
+    gt = np.zeros((3, 20, 20), np.uint8)
+    gt[:, 2:12, 2:12] = 1  # no tumour in this case
+    pred = gt.copy()
+    out = metrics.compute_classes(pred, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice", "assd"))
+    assert out["dice/tumor"] == 1.0 and out["assd/tumor"] == 0.0  # absent and not predicted
+    assert out["spurious/tumor"] == out["missed/tumor"] == 0.0
+    pred[1, 15:18, 15:18] = 2  # a false tumour
+    out = metrics.compute_classes(pred, gt, (2.0, 1.0, 1.0), ("liver", "tumor"), ("dice", "assd"))
+    assert out["spurious/tumor"] == 1.0 and out["missed/tumor"] == 0.0
+    assert out["assd/tumor"] == metrics.worst_distance(gt.shape, (2.0, 1.0, 1.0))
+    assert out["dice/tumor"] == 0.0
 
 
 def test_per_slice():
@@ -196,7 +247,7 @@ def test_metric_plugins_registered():
         cls = registry.get("metric", name)
         metric = cls(profile="quick")
         assert metric.compute(pred, gt, (2.0, 1.0, 1.0)) == pytest.approx(
-            metrics.compute_all(pred, gt, (2.0, 1.0, 1.0), (name,))[name], nan_ok=True
+            metrics.compute_all(pred, gt, (2.0, 1.0, 1.0), (name,))[name]
         )
         is_distance = name in ("hd95", "assd", "ahd")
         assert cls.higher_is_better is not is_distance
@@ -230,3 +281,39 @@ def test_surface_equals_the_face_connected_erosion():
             structure = ndimage.generate_binary_structure(mask.ndim, 1)
             expected = mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
             np.testing.assert_array_equal(surface(mask), expected)
+
+
+def brute_force(source: np.ndarray, target: np.ndarray, spacing) -> np.ndarray:
+    """Every pairwise distance between voxel centres in mm, minimum per source voxel."""
+    return cdist(np.argwhere(source) * spacing, np.argwhere(target) * spacing).min(axis=1)
+
+
+@pytest.mark.parametrize("method", ["kdtree", "ball"])
+@pytest.mark.parametrize(
+    "shape, spacing",
+    [((12, 30, 28), (2.5, 0.78, 0.78)), ((8, 20, 20), (5.0, 0.6, 0.9)), ((60, 50), (0.9, 0.6))],
+)
+def test_nearest_distances_equal_brute_force(method, shape, spacing):
+    """Scattered small components, some far from anything in the other mask, so the ball
+    search meets both hits inside its radius and its k-d tree fallback beyond it."""
+    rng = np.random.default_rng(len(shape) + int(spacing[0] * 10))
+    for _ in range(3):
+        a = ndimage.binary_dilation(rng.random(shape) > 0.995, iterations=2)
+        b = ndimage.binary_dilation(rng.random(shape) > 0.995, iterations=1)
+        sa, sb = metrics.surface(a), metrics.surface(b)
+        got = nearest.nearest_distances(sa, sb, spacing, method)
+        np.testing.assert_allclose(got, brute_force(sa, sb, spacing), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("spacing", [(2.5, 0.78, 0.78), (1.0, 1.0, 1.0), (0.9, 0.6), (30.0, 40.0)])
+def test_ball_lists_every_offset_up_to_its_radius(spacing):
+    spacing = np.asarray(spacing)
+    offsets, lengths, radius = nearest.ball_offsets(spacing)
+    assert len(offsets) <= 1.15 * nearest.BALL_MAX_OFFSETS  # lattice points in that ball
+    assert np.all(np.diff(lengths) >= 0) and lengths[0] == 0.0
+    reach = [int(radius // s) + 1 for s in spacing]
+    grid = np.stack(
+        [g.ravel() for g in np.meshgrid(*[np.arange(-k, k + 1) for k in reach], indexing="ij")], 1
+    )
+    within = grid[np.sqrt(((grid * spacing) ** 2).sum(1)) <= radius]
+    assert {tuple(o) for o in within} == {tuple(o) for o in offsets}

@@ -18,18 +18,20 @@ Definitions (docs/metrics.md has the full text and the comparison with MONAI and
   max(d(A, B), d(B, A)) with d(A, B) the mean over all voxels of A of the distance to the
   nearest voxel of B. As in their tool it runs over whole segments, not surfaces.
 
-Empty policy. Both masks empty: every overlap metric is 1.0 and every distance 0.0 (a
-perfect answer). Exactly one empty: a ratio whose denominator is 0 is 0.0 (dice, iou, vs,
-and precision or recall, whichever is undefined), and every distance is NaN: no finite
-penalty is right for every field of view, so the case is left out of distance means and
-counted instead (``summarize`` reports ``n_nan``).
+Empty policy (MetricsReloaded, Maier-Hein et al. 2024; docs/metrics.md cites it). Both
+masks empty: every overlap metric is 1.0 and every distance 0.0 (a perfect answer). Exactly
+one empty (a missed or a spurious structure): a ratio whose denominator is 0 is 0.0 (dice,
+iou, vs, and precision or recall, whichever is undefined), and every distance is the
+declared worst case ``worst_distance``: the diagonal of the field of view in mm. Never NaN,
+so a miss is never dropped from a mean. ``compute_classes`` flags each case and class with
+``missed/<class>`` and ``spurious/<class>`` (1.0 or 0.0), so misses can be counted.
 
-Speed: both masks are cut to the bounding box of their union (plus a one-voxel margin),
-surfaces come from ``scipy.ndimage.binary_erosion``, and surface-to-surface distances from a
-``scipy.spatial.cKDTree`` of surface voxel centres in mm: exact Euclidean nearest neighbours,
-the same numbers as ``distance_transform_edt(sampling=spacing)`` but at a cost that follows
-the surface, not the box (an EDT of the box was only 1.2-2x faster than MONAI when blobs lie
-far apart; benchmarks/test_bench_metrics.py). ``ahd`` uses the EDT on the box.
+Speed (``wsbench.metrics.nearest``): both masks are cut to the bounding box of their union
+plus one voxel; surfaces are the face-connected erosion; nearest surface voxels are found
+exactly by a k-d tree of surface voxel centres in mm (small surfaces) or by a search over
+the voxel offsets of a small ball with the k-d tree for what lies beyond (large surfaces).
+Both give the numbers of ``distance_transform_edt(sampling=spacing)`` at a cost that follows
+the surface, not the box (benchmarks/test_bench_metrics.py). ``ahd`` uses the EDT on the box.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from wsbench import hookimpl
 from wsbench.api import Metric
 from wsbench.errors import DataError, UnknownPluginError
+from wsbench.metrics.nearest import crop_to_union, surface, surface_distances_of
+from wsbench.stats import mean_sd
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -64,15 +67,22 @@ __all__ = [
     "surface",
     "surface_distances",
     "volumetric_similarity",
+    "worst_distance",
 ]
 
 OVERLAP_METRICS = ("dice", "iou", "precision", "recall", "accuracy", "vs")
 SURFACE_METRICS = ("hd95", "assd")
-DEFAULT_METRICS = (*OVERLAP_METRICS, *SURFACE_METRICS, "ahd")
+DISTANCE_METRICS = (*SURFACE_METRICS, "ahd")
+DEFAULT_METRICS = (*OVERLAP_METRICS, *DISTANCE_METRICS)
+MISSED, SPURIOUS = "missed", "spurious"  # per-case flags "missed/<class>", "spurious/<class>"
 
 TAHA_2015 = (
     "Taha & Hanbury, Metrics for evaluating 3D medical image segmentation: analysis, "
     "selection, and tool, BMC Medical Imaging 15:29, 2015"
+)
+METRICS_RELOADED = (
+    "Maier-Hein et al., Metrics reloaded: recommendations for image analysis validation, "
+    "Nature Methods 21:195-212, 2024 (doi:10.1038/s41592-023-02151-z)"
 )
 
 
@@ -169,40 +179,11 @@ def volumetric_similarity(pred: np.ndarray, gt: np.ndarray) -> float:
 # Distance metrics
 
 
-def _crop_both(pred: np.ndarray, gt: np.ndarray, margin: int = 1) -> tuple[np.ndarray, ...]:
-    """Both masks cut to the bounding box of their union plus ``margin`` voxels per side.
-
-    The crop is exact without a margin (a voxel on the union's bounding box has a background
-    neighbour outside it, so it is surface either way, and every voxel a distance is measured
-    to lies inside the box); the margin only makes that independent of the erosion's border
-    rule.
-    """
-    union = pred | gt
-    window = []
-    for axis in range(union.ndim):
-        hits = np.flatnonzero(union.any(axis=tuple(a for a in range(union.ndim) if a != axis)))
-        window.append(slice(max(hits[0] - margin, 0), hits[-1] + 1 + margin))
-    box = tuple(window)
-    return pred[box], gt[box]
-
-
-def surface(mask: np.ndarray) -> np.ndarray:
-    """Voxels of ``mask`` that a face-connected erosion removes (outside counts as empty)."""
-    mask = np.asarray(mask, dtype=bool)
-    # the face-connected erosion written as shifted ANDs: the same voxels as
-    # ndimage.binary_erosion(structure=connectivity 1, border_value=0), several times faster
-    interior = mask.copy()
-    for axis in range(mask.ndim):
-        lead = [slice(None)] * mask.ndim
-        lag = [slice(None)] * mask.ndim
-        lead[axis], lag[axis] = slice(1, None), slice(None, -1)
-        interior[tuple(lead)] &= mask[tuple(lag)]
-        interior[tuple(lag)] &= mask[tuple(lead)]
-        edge = [slice(None)] * mask.ndim
-        for end in (0, -1):  # voxels on the array border touch the empty outside
-            edge[axis] = end
-            interior[tuple(edge)] = False
-    return mask & ~interior
+def worst_distance(shape: Sequence[int], spacing: Sequence[float]) -> float:
+    """The declared distance of a missed or spurious structure: the diagonal of the field of
+    view in mm, ``sqrt(sum((n_i * s_i)^2))``. No two voxel centres of the image lie farther
+    apart, so a miss never scores better than any prediction that found the structure."""
+    return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing))))
 
 
 def surface_distances(
@@ -210,8 +191,8 @@ def surface_distances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Directed surface distances in mm: (pred surface -> gt surface, gt surface -> pred surface).
 
-    Each array holds, for every surface voxel of the first mask, the distance to the nearest
-    surface voxel of the second. Both arrays are empty when either mask is empty.
+    Each array holds, for every surface voxel of the first mask (C order), the distance to
+    the nearest surface voxel of the second. Both arrays are empty when either mask is empty.
     """
     pred, gt, spacing = _prepare(pred, gt, spacing)
     return _surface_distances(pred, gt, spacing)
@@ -222,32 +203,7 @@ def _surface_distances(
 ) -> tuple[np.ndarray, np.ndarray]:
     if not pred.any() or not gt.any():
         return np.zeros(0), np.zeros(0)
-    pred, gt = _crop_both(pred, gt)
-    pred_voxels = np.flatnonzero(surface(pred))
-    gt_voxels = np.flatnonzero(surface(gt))
-    pred_points = _points(pred_voxels, pred.shape, spacing)
-    gt_points = _points(gt_voxels, gt.shape, spacing)
-    to_gt = _nearest(pred_points, gt_points, np.isin(pred_voxels, gt_voxels, assume_unique=True))
-    to_pred = _nearest(gt_points, pred_points, np.isin(gt_voxels, pred_voxels, assume_unique=True))
-    return to_gt, to_pred
-
-
-def _points(flat_index: np.ndarray, shape: tuple[int, ...], spacing) -> np.ndarray:
-    """Voxel centres in mm, one row per flat index."""
-    return np.stack(np.unravel_index(flat_index, shape), axis=1) * np.asarray(spacing, float)
-
-
-def _nearest(source: np.ndarray, target: np.ndarray, shared: np.ndarray) -> np.ndarray:
-    """Distance from each ``source`` point to the nearest ``target`` point (both in mm): exact
-    nearest neighbours in a k-d tree, the same numbers as ``distance_transform_edt(~target,
-    sampling=spacing)`` at the source voxels, at a cost that grows with the surface instead
-    of the box. Points marked ``shared`` lie on both surfaces: 0 without a query."""
-    distances = np.zeros(len(source))
-    apart = ~shared
-    if apart.any():
-        tree = cKDTree(target, leafsize=32, balanced_tree=False, compact_nodes=False)
-        distances[apart] = tree.query(source[apart], workers=-1)[0]
-    return distances
+    return surface_distances_of(pred, gt, spacing)
 
 
 def _surface_metric(name: str, to_gt: np.ndarray, to_pred: np.ndarray) -> float:
@@ -259,7 +215,7 @@ def _surface_metric(name: str, to_gt: np.ndarray, to_pred: np.ndarray) -> float:
 
 
 def _ahd(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...]) -> float:
-    pred, gt = _crop_both(pred, gt)
+    pred, gt = crop_to_union(pred, gt)
     pred_to_gt = ndimage.distance_transform_edt(~gt, sampling=spacing)[pred].mean()
     gt_to_pred = ndimage.distance_transform_edt(~pred, sampling=spacing)[gt].mean()
     return float(max(pred_to_gt, gt_to_pred))
@@ -270,8 +226,8 @@ def _distance(name: str, pred: np.ndarray, gt: np.ndarray, spacing, cache: dict)
     pred_any, gt_any = bool(pred.any()), bool(gt.any())
     if not pred_any and not gt_any:
         return 0.0
-    if pred_any != gt_any:
-        return float("nan")
+    if pred_any != gt_any:  # a missed or a spurious structure
+        return worst_distance(gt.shape, spacing)
     if name == "ahd":
         return _ahd(pred, gt, spacing)
     if "surface" not in cache:
@@ -280,7 +236,7 @@ def _distance(name: str, pred: np.ndarray, gt: np.ndarray, spacing, cache: dict)
 
 
 def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float] | None = None) -> float:
-    """95th percentile Hausdorff distance in mm (medpy's definition; NaN if one mask is empty)."""
+    """95th percentile Hausdorff distance in mm (medpy's definition; see the empty policy)."""
     return compute_all(pred, gt, spacing, ("hd95",))["hd95"]
 
 
@@ -337,11 +293,14 @@ def compute_classes(
     classes: Sequence[str],
     metrics: Sequence[str | Metric] = DEFAULT_METRICS,
 ) -> dict[str, float]:
-    """Per-class metrics ``"<metric>/<class>"`` and their class mean under ``"<metric>"``.
+    """Per-class metrics ``"<metric>/<class>"``, their class mean under ``"<metric>"``, and
+    per class ``"missed/<class>"`` and ``"spurious/<class>"``: 1.0 when the class is in the
+    ground truth but not predicted (missed) or predicted but absent (spurious), else 0.0.
 
     ``gt`` is a task label map (0 = background, k = classes[k-1]). ``pred`` is a label map of
-    the same shape or a multilabel stack ``(K, ...)`` whose ``pred[k-1]`` is class k. The
-    class mean leaves NaN values out; it is NaN only if every class is NaN.
+    the same shape or a multilabel stack ``(K, ...)`` whose ``pred[k-1]`` is class k. Core
+    metrics are never NaN (empty policy); the class mean leaves out NaN from plugin metrics
+    and is NaN only if every class is NaN.
     """
     pred, gt = np.asarray(pred), np.asarray(gt)
     multilabel = pred.ndim == gt.ndim + 1
@@ -352,13 +311,19 @@ def compute_classes(
         )
     out: dict[str, float] = {}
     per_metric: dict[str, list[float]] = {}
+    flags: dict[str, float] = {}
     for k, cls in enumerate(classes, start=1):
         pred_k = pred[k - 1] > 0 if multilabel else pred == k
-        for name, value in compute_all(pred_k, gt == k, spacing, metrics).items():
+        gt_k = gt == k
+        for name, value in compute_all(pred_k, gt_k, spacing, metrics).items():
             out[f"{name}/{cls}"] = value
             per_metric.setdefault(name, []).append(value)
+        predicted, present = bool(pred_k.any()), bool(gt_k.any())
+        flags[f"{MISSED}/{cls}"] = float(present and not predicted)
+        flags[f"{SPURIOUS}/{cls}"] = float(predicted and not present)
     for name, values in per_metric.items():
         out[name] = _nanmean(values)
+    out.update(flags)
     return out
 
 
@@ -395,22 +360,24 @@ def _nanmean(values: Sequence[float]) -> float:
 
 
 def summarize(rows: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean, std and median per metric over cases, NaN left out; ``n`` used, ``n_nan`` left out.
+    """Per metric, statistics over cases (one row per case): ``mean_over_cases``,
+    ``sd_over_cases`` (sample sd, ddof 1, ``wsbench.stats.mean_sd``; NaN with one case),
+    ``median_over_cases``, ``n_cases`` used and ``n_nan`` left out.
 
-    NaN is what a distance gives when exactly one mask is empty (see the empty policy).
+    Core metrics are never NaN (empty policy); NaN can come from a plugin's metric.
     """
     keys = [k for k in dict.fromkeys(k for row in rows for k in row) if k != "z"]
     out: dict[str, dict[str, float]] = {}
     for key in keys:
         values = np.array([row[key] for row in rows if key in row], dtype=float)
-        finite = values[~np.isnan(values)]
-        nan = float("nan")
+        stats = mean_sd(values)
+        finite = values[np.isfinite(values)]
         out[key] = {
-            "mean": float(finite.mean()) if finite.size else nan,
-            "std": float(finite.std()) if finite.size else nan,
-            "median": float(np.median(finite)) if finite.size else nan,
-            "n": int(finite.size),
-            "n_nan": int(values.size - finite.size),
+            "mean_over_cases": stats.mean,
+            "sd_over_cases": stats.sd,
+            "median_over_cases": float(np.median(finite)) if finite.size else float("nan"),
+            "n_cases": stats.n,
+            "n_nan": int(values.size - stats.n),
         }
     return out
 
