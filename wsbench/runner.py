@@ -33,6 +33,7 @@ from wsbench.api import (
     TrainContext,
     WeakCase,
 )
+from wsbench.data.check import check_finite
 from wsbench.data.splits import split_dataset, split_hash
 from wsbench.errors import DataError, WsbenchError
 from wsbench.grid import NATIVE, Cell, Plan, RunSpec, instantiate, plan
@@ -150,6 +151,8 @@ def prepare(cell: Cell, spec: RunSpec, registry: Registry) -> PreparedData:
         )
     train = [dataset.load_case(i, task) for i in splits["train"]]
     test = [dataset.load_case(i, task) for i in splits["test"]]
+    for case in (*train, *test):
+        check_finite(case)  # NaN or infinite voxels: the cell fails naming file and count
     return PreparedData(
         dataset=dataset,
         task=task,
