@@ -75,9 +75,10 @@ def surface_distances_of(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(pred surface -> gt surface, gt surface -> pred surface) in mm of two non-empty masks."""
     pred, gt = crop_to_union(pred, gt)
+    pred_surface, gt_surface = surface(pred), surface(gt)
     return (
-        nearest_distances(surface(pred), surface(gt), spacing, method),
-        nearest_distances(surface(gt), surface(pred), spacing, method),
+        nearest_distances(pred_surface, gt_surface, spacing, method),
+        nearest_distances(gt_surface, pred_surface, spacing, method),
     )
 
 
@@ -146,10 +147,13 @@ def _ball_search(source: np.ndarray, target: np.ndarray, spacing: np.ndarray) ->
     shifted = (index - base).astype(index_type)
     distances = np.full(len(index), np.inf)
     todo = np.arange(len(index), dtype=index_type)
-    for step, length in zip(steps, lengths):
-        hit = flat[base + step :].take(shifted)
+    ties = np.flatnonzero(np.diff(lengths) > 1e-9 * lengths[-1]) + 1
+    for group in np.split(np.arange(len(lengths)), ties):  # offsets of one length together
+        hit = flat[base + steps[group[0]] :].take(shifted)
+        for i in group[1:]:
+            hit |= flat[base + steps[i] :].take(shifted)
         if hit.any():
-            distances[todo[hit]] = length
+            distances[todo[hit]] = lengths[group[0]]
             keep = ~hit
             todo, shifted = todo[keep], shifted[keep]
             if todo.size == 0:
