@@ -71,8 +71,12 @@ def test_box_fill_rejects_invalid_boxes(box, words):
 
 
 def test_box_fill_rejects_other_weak_kinds():
+    from wsbench.api import check_weak_kind
+    from wsbench.plugins import load_registry
+
+    box_fill = load_registry().get("labeler", "box-fill")
     with pytest.raises(WeakLabelError, match="--weak box"):
-        _label("box-fill", [_weak_case(FullLabel(label=np.zeros((3, 16, 20), np.uint8)))])
+        check_weak_kind(box_fill, [_weak_case(FullLabel(label=np.zeros((3, 16, 20), np.uint8)))])
 
 
 def test_oracle_rejects_mismatched_label():

@@ -7,6 +7,7 @@ import pytest
 
 from wsbench.api import Intensity
 from wsbench.errors import ParameterError
+from wsbench.metrics import dice
 from wsbench.params import resolve
 from wsbench.refine.densecrf import CrfItem, CrfParams, crf_params, refine, refine_many, unaries
 
@@ -18,10 +19,6 @@ def noisy_disc(size: int = 64, radius: float = 10.0, seed: int = 0):
     disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 <= radius**2
     hu = np.where(disc, 120.0, 40.0) + rng.normal(0, 8, (size, size))
     return Intensity().to_uint8(hu.astype(np.float32)), disc
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2 * float((a & b).sum()) / max(1, int(a.sum() + b.sum()))
 
 
 def test_unaries_are_negative_log_probabilities():

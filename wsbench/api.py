@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wsbench import params as _params
+from wsbench.errors import WeakLabelError
 from wsbench.params import Param
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "LabelContext",
     "Labeler",
     "Metric",
+    "PLUGIN_KINDS",
     "Param",
     "PartialLabel",
     "Plugin",
@@ -56,6 +58,8 @@ __all__ = [
     "WeakCase",
     "WeakLabel",
     "WEAK_KINDS",
+    "check_weak_kind",
+    "register_hook",
 ]
 
 # ---------------------------------------------------------------------------
@@ -435,14 +439,39 @@ class Labeler(Plugin):
     baseline: ClassVar[bool] = False  # shown on every leaderboard (box-fill, oracle)
 
     def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        raise NotImplementedError
+        """Pseudo labels for ``cases``, in order. The default labels each case on its own with
+        ``label_case``; labelers that learn across cases (CAM, ACoL, SMILEr) override this."""
+        return [self.label_case(case, ctx) for case in cases]
+
+    def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
+        """The pseudo label of one case (used by the default ``label``)."""
+        raise NotImplementedError(f"labeler {self.name!r} implements neither label nor label_case")
+
+
+def check_weak_kind(labeler: Labeler | type[Labeler], cases: Sequence[WeakCase]) -> None:
+    """WeakLabelError naming the first case whose weak label ``labeler`` does not consume.
+
+    The runner calls this once before ``Labeler.label``, so labelers may assume the kind.
+    """
+    for case in cases:
+        if case.weak.kind not in labeler.consumes:
+            wanted = "/".join(labeler.consumes)
+            raise WeakLabelError(
+                f"case {case.id!r}: labeler {labeler.name!r} needs a {wanted} weak label, got "
+                f"{case.weak.kind!r} ({type(case.weak).__name__}); run it with --weak "
+                f"{labeler.consumes[0]}"
+            )
 
 
 class Segmenter(Plugin):
-    """Trains on (image, pseudo mask, weight map) and predicts class probabilities."""
+    """Trains on (image, pseudo mask, weight map) and predicts class probabilities.
+
+    ``supports_multilabel``: ``fit`` trains per-class sigmoid outputs on multilabel pseudo
+    labels (SMILE). Off by default, so the grid never plans a multilabel labeler against a
+    segmenter that cannot train on its targets."""
 
     kind = "segmenter"
-    supports_multilabel: ClassVar[bool] = True
+    supports_multilabel: ClassVar[bool] = False
 
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
@@ -470,3 +499,21 @@ class Metric(Plugin):
 
     def compute(self, pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) -> float:
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------
+# The plugin kinds, in registry order: kind -> base class. Each kind has one hook,
+# ``wsbench_register_<kind>s`` (see ``wsbench.hookspecs``).
+
+PLUGIN_KINDS: dict[str, type[Plugin]] = {
+    "dataset": Dataset,
+    "protocol": Protocol,
+    "labeler": Labeler,
+    "segmenter": Segmenter,
+    "metric": Metric,
+}
+
+
+def register_hook(kind: str) -> str:
+    """The hook that returns the plugin classes of ``kind``."""
+    return f"wsbench_register_{kind}s"

@@ -9,8 +9,10 @@ says what to do. The CLI prints ``str(error)`` on one line and exits non-zero.
     ├── ParameterError       a bad ``--set`` / ``--sweep`` key or value
     ├── DataError            a corrupt, truncated or inconsistent input file
     ├── WeakLabelError       a weak label that cannot be used (box outside image, ...)
-    ├── IncompatibleError    a labeler x segmenter x dataset combination that cannot run
-    └── CellError            a grid cell failed; wraps the plugin's own exception
+    └── IncompatibleError    a labeler x segmenter x dataset combination that cannot run
+
+A grid cell that fails is not an exception that leaves the runner: the runner stores it as
+a failed record (status, one-line error, traceback in its provenance) and goes on.
 """
 
 from __future__ import annotations
@@ -53,7 +55,3 @@ class WeakLabelError(WsbenchError, ValueError):
 
 class IncompatibleError(WsbenchError):
     """A combination of plugins that cannot run together; the message says why."""
-
-
-class CellError(WsbenchError):
-    """A grid cell failed; the runner stores it as failed and goes on."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsbench.api import Dataset, Labeler
+from wsbench.api import PLUGIN_KINDS, Dataset, Labeler
 from wsbench.errors import IncompatibleError, ParameterError
 from wsbench.params import parse_assignment, split_key, stable_hash
 from wsbench.plugins import Registry
@@ -298,7 +298,8 @@ def _check_param_names(user: Mapping[str, Mapping[str, Any]], registry: Registry
                 )
 
 
-_KINDS = ("dataset", "protocol", "labeler", "segmenter")
+# The kinds a cell instantiates with --set parameters (metrics take none): from the one list.
+_KINDS = tuple(kind for kind in PLUGIN_KINDS if kind != "metric")
 
 
 def _route(

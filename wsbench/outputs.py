@@ -38,28 +38,33 @@ def write_overlay(
     cell_dir: Path,
     case: Case,
     intensity: Intensity,
-    pred: np.ndarray,
+    pred: np.ndarray | None = None,
     pseudo: np.ndarray | None = None,
     max_slices: int = 3,
 ) -> list[Path]:
-    """PNGs of image, ground truth, pseudo mask (if given) and prediction on the slices
-    with the most ground-truth foreground."""
+    """PNGs of image, ground truth, pseudo mask (if given) and prediction (if given), each
+    titled as what it is, on the slices with the most foreground."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gt = case.label if case.label is not None else np.zeros_like(pred)
-    area = (gt > 0).reshape(gt.shape[0], -1).sum(1) + (pred > 0).reshape(pred.shape[0], -1).sum(1)
+    shown_maps = [m for m in (pred, pseudo) if m is not None]
+    if not shown_maps:
+        raise ValueError("write_overlay needs a prediction, a pseudo label or both")
+    gt = case.label if case.label is not None else np.zeros_like(shown_maps[0])
+    area = (gt > 0).reshape(gt.shape[0], -1).sum(1)
+    for m in shown_maps:
+        area = area + (m > 0).reshape(m.shape[0], -1).sum(1)
     order = [int(z) for z in np.argsort(-area)[:max_slices] if area[z] > 0] or [gt.shape[0] // 2]
     panels = [
         ("ground truth", gt),
-        *([("pseudo mask", pseudo)] if pseudo is not None else []),
-        ("prediction", pred),
+        *([("pseudo label", pseudo)] if pseudo is not None else []),
+        *([("prediction", pred)] if pred is not None else []),
     ]
     image = intensity.to_uint8(case.image)
     paths = []
-    k = max(int(gt.max()), int(pred.max()), 1)
+    k = max(int(gt.max()), *(int(m.max()) for m in shown_maps), 1)
     for z in order:
         fig, axes = plt.subplots(1, len(panels) + 1, figsize=(3 * (len(panels) + 1), 3.2))
         axes[0].imshow(_radiological(image[z]), cmap="gray")

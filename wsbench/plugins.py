@@ -19,18 +19,14 @@ from typing import Any
 import pluggy
 
 from wsbench import hookspecs
-from wsbench.api import Dataset, Labeler, Metric, Plugin, Protocol, Reported, Segmenter
+from wsbench.api import PLUGIN_KINDS, Plugin, Reported, register_hook
 from wsbench.errors import PluginError, UnknownPluginError
 
 GROUP = "wsbench"
 DISABLE_ENV = "WSBENCH_DISABLE_PLUGINS"
 
 _KINDS: dict[str, tuple[str, type]] = {
-    "dataset": ("wsbench_register_datasets", Dataset),
-    "protocol": ("wsbench_register_protocols", Protocol),
-    "labeler": ("wsbench_register_labelers", Labeler),
-    "segmenter": ("wsbench_register_segmenters", Segmenter),
-    "metric": ("wsbench_register_metrics", Metric),
+    kind: (register_hook(kind), base) for kind, base in PLUGIN_KINDS.items()
 }
 
 

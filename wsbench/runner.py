@@ -32,6 +32,7 @@ from wsbench.api import (
     Task,
     TrainContext,
     WeakCase,
+    check_weak_kind,
 )
 from wsbench.data.check import check_finite
 from wsbench.data.splits import split_dataset, split_hash
@@ -212,6 +213,7 @@ def run_cell(
         }
     )
     workdir = cell_dir / "work"
+    check_weak_kind(labeler, weak_cases)  # house: the one weak-kind check, before labelling
     pseudo = cache.get(cache_key)
     prov["pseudo_cache"] = {"key": cache_key, "hit": pseudo is not None}
     if pseudo is None:
@@ -270,7 +272,7 @@ def run_cell(
             cell_dir / "train",
             train_case,
             data.intensity,
-            pseudo_by_id[train_case.id].foreground(),
+            pseudo=pseudo_by_id[train_case.id].foreground(),  # house: drawn as "pseudo label"
             max_slices=2,
         )
     record["metrics"] = aggregate(per_case)

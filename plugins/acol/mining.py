@@ -138,11 +138,7 @@ class BoxMiningLabeler(Labeler):
     def boxes_by_slice(self, case: WeakCase) -> dict[int, list[Box]]:
         """The case's boxes grouped by slice, after checking them against the image."""
         weak = case.weak
-        if not isinstance(weak, BoxLabel):
-            raise WeakLabelError(
-                f"labeler {self.name!r} needs box weak labels but case {case.id!r} has "
-                f"{type(weak).__name__}; run it with --weak box"
-            )
+        assert isinstance(weak, BoxLabel), "wsbench.api.check_weak_kind runs before labelling"
         rule = self.p["require_boxes"]
         if rule == "case" and len(weak.slices) and not weak.boxes:
             raise WeakLabelError(

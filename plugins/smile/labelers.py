@@ -28,11 +28,7 @@ CITATION = (
 def _partial(case: WeakCase, labeler: str) -> PartialLabel:
     """The case's partial label, checked against its classes."""
     weak = case.weak
-    if not isinstance(weak, PartialLabel):
-        raise WeakLabelError(
-            f"labeler {labeler!r} needs a 'partial' weak label but case {case.id!r} has "
-            f"{weak.kind!r}; run with --weak partial"
-        )
+    assert isinstance(weak, PartialLabel), "wsbench.api.check_weak_kind runs before labelling"
     if len(weak.annotated) != len(case.classes):
         raise WeakLabelError(
             f"case {case.id!r}: the partial label marks {len(weak.annotated)} classes as "

@@ -1,13 +1,10 @@
-"""``box-fill``: every pixel inside a box is its class (the naive baseline of paper 000)."""
+"""``box-fill``: every pixel inside a box is its class (the naive baseline of Fan et al. 2022)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
 from wsbench.api import BoxLabel, LabelContext, Labeler, PseudoLabel, WeakCase
-from wsbench.errors import WeakLabelError
 from wsbench.weak.box import validate_boxes
 
 
@@ -22,19 +19,15 @@ class BoxFill(Labeler):
     consumes = ("box",)
     baseline = True
 
-    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        return [fill_boxes(case) for case in cases]
+    def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
+        return fill_boxes(case)
 
 
 def fill_boxes(case: WeakCase) -> PseudoLabel:
     """Paint each box with its class; where boxes of two classes overlap the higher class wins
     (as in ``Task.encode``), and weight is 1 everywhere."""
     weak = case.weak
-    if not isinstance(weak, BoxLabel):
-        raise WeakLabelError(
-            f"case {case.id!r}: box-fill needs a box weak label, got {type(weak).__name__}; "
-            "run it with --weak box"
-        )
+    assert isinstance(weak, BoxLabel), "wsbench.api.check_weak_kind runs before labelling"
     shape = case.image.shape
     validate_boxes(case.id, weak.boxes, shape, num_classes=len(case.classes))
     target = np.zeros(shape, dtype=np.uint8)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from wsbench.api import FullLabel, LabelContext, Labeler, PseudoLabel, WeakCase
@@ -20,17 +18,13 @@ class Oracle(Labeler):
     consumes = ("full",)
     baseline = True
 
-    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        return [ground_truth(case) for case in cases]
+    def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
+        return ground_truth(case)
 
 
 def ground_truth(case: WeakCase) -> PseudoLabel:
     weak = case.weak
-    if not isinstance(weak, FullLabel):
-        raise WeakLabelError(
-            f"case {case.id!r}: the oracle needs a full weak label, got {type(weak).__name__}; "
-            "run it with --weak full"
-        )
+    assert isinstance(weak, FullLabel), "wsbench.api.check_weak_kind runs before labelling"
     if weak.label.shape != case.image.shape:
         raise WeakLabelError(
             f"case {case.id!r}: full label shape {weak.label.shape} differs from image shape "

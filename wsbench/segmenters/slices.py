@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from wsbench.api import Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
-from wsbench.errors import DataError, IncompatibleError, PluginError
+from wsbench.errors import DataError, PluginError
 from wsbench.params import Param, at_least, in_range
 from wsbench.training.device import autocast, select_device
 from wsbench.training.losses import LOSS_NAMES, make_loss
@@ -186,6 +186,7 @@ class SliceSegmenter(Segmenter):
     """
 
     params = TRAIN_PARAMS
+    supports_multilabel = True  # house: sigmoid heads for multilabel targets (SMILE)
 
     def __init__(self, profile: str = "quick", **overrides: Any):
         super().__init__(profile, **overrides)
@@ -238,7 +239,10 @@ class SliceSegmenter(Segmenter):
             raise DataError(f"{self.name}: pseudo labels mix multiclass and multilabel targets")
         multilabel = kinds.pop()
         if multilabel and not self.supports_multilabel:
-            raise IncompatibleError(f"segmenter {self.name!r} cannot train on multilabel targets")
+            raise DataError(  # house: bad input to fit, not a plugin combination
+                f"segmenter {self.name!r} got multilabel pseudo labels but trains softmax "
+                "outputs only; use a segmenter with supports_multilabel = True"
+            )
         num_classes = len(ctx.classes or cases[0].classes)
         loss = make_loss(self.loss_name(multilabel), multilabel)
         data = build_slice_dataset(cases, labels, self.p["image_size"])

@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from wsbench.api import FullLabel, Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
+from wsbench.metrics import dice
 from wsbench.plugins import load_registry
 
 DISC_HU = (60.0, 160.0)  # class 1 and class 2 intensities; background is 0 HU
@@ -71,12 +72,6 @@ def multilabel_labels(cases: list[WeakCase], truths: list[np.ndarray], k: int) -
             PseudoLabel(c.id, target, np.ones(target.shape, np.float32), c.slices, multilabel=True)
         )
     return out
-
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    inter = np.logical_and(pred, truth).sum()
-    total = pred.sum() + truth.sum()
-    return 1.0 if total == 0 else 2.0 * inter / total
 
 
 class SegmenterConformance:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from wsbench.api import Case, Param, PartialLabel
-from wsbench.errors import IncompatibleError
+from wsbench.errors import ParameterError
 from wsbench.params import in_range
 from wsbench.weak.selection import SLICES_PARAM, SliceSelectingProtocol, require_label
 
@@ -39,7 +39,7 @@ class PartialProtocol(SliceSelectingProtocol):
     def simulate(self, case: Case, rng: np.random.Generator) -> PartialLabel:
         label = require_label(case)
         if len(case.classes) < 2:
-            raise IncompatibleError(
+            raise ParameterError(
                 f"protocol 'partial' needs a task with >= 2 classes, but case {case.id!r} has "
                 f"{len(case.classes)} ({', '.join(case.classes) or 'none'}); use --target organs "
                 "on synthetic, or a target naming several labels on msd/folder"

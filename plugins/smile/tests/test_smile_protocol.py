@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wsbench.api import PartialLabel
-from wsbench.errors import IncompatibleError, ParameterError
+from wsbench.errors import ParameterError
 from wsbench.plugins import load_registry
 from wsbench.testing.fixtures import tiny_phantom
 from wsbench.weak.partial import PartialProtocol
@@ -96,5 +96,5 @@ def test_alpha_outside_unit_interval_is_rejected(alpha):
 
 def test_a_single_class_task_is_rejected_with_a_hint():
     case = tiny_phantom(n_patients=1, size=32, n_slices=4, target="liver")[0]
-    with pytest.raises(IncompatibleError, match="needs a task with >= 2 classes.*--target organs"):
+    with pytest.raises(ParameterError, match="needs a task with >= 2 classes.*--target organs"):
         PartialProtocol(alpha=0.5).simulate(case, np.random.default_rng(0))
