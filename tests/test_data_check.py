@@ -7,7 +7,7 @@ import json
 import numpy as np
 from PIL import Image
 
-import wsbench.data.formats
+import wsbench.data.builtin
 from wsbench.data.check import check_dataset, folder_digest, iter_check
 from wsbench.plugins import load_registry
 
@@ -25,7 +25,7 @@ def write_folder(root, n=6):
 
 
 def dataset(root, **params):
-    registry = load_registry(extra=[wsbench.data.formats], entrypoints=False)
+    registry = load_registry(extra=[wsbench.data.builtin], entrypoints=False)
     return registry.get("dataset", "folder")(data_dir=root, patient_regex=r"^(p\d)_", **params)
 
 

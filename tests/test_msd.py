@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-import wsbench.data.formats
+import wsbench.data.builtin
 from wsbench.data.check import check_dataset, folder_digest
 from wsbench.data.msd import MsdDataset
 from wsbench.data.splits import split_cases
@@ -81,8 +81,8 @@ def write_nnunet(root: Path) -> Path:
     return root
 
 
-def test_registered_through_the_formats_plugin():
-    registry = load_registry(extra=[wsbench.data.formats], entrypoints=False)
+def test_registered_through_the_builtin_datasets_module():
+    registry = load_registry(extra=[wsbench.data.builtin], entrypoints=False)
     assert {"msd", "ircadb", "deeplesion", "siim", "folder"} <= set(registry.classes("dataset"))
 
 

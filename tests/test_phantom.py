@@ -189,3 +189,16 @@ def test_dice_helper():
     a[0, :2, :2] = True
     assert dice(a, a) == 1.0 and dice(a, ~a) == 0.0 and dice(a & False, a & False) == 1.0
     assert box_fill(a).sum() == 4
+
+
+def test_generator_pixels_are_pinned_to_its_version():
+    """Pixels of ``phantom-1`` (image and raw labels) are fixed: caches and results are keyed
+    by GENERATOR_VERSION, so any change to the generated pixels must bump it (and this hash)."""
+    import hashlib
+
+    from wsbench.data.phantom import GENERATOR_VERSION, make_phantom
+
+    ph = make_phantom(1, seed=3, size=40, n_slices=5)
+    digest = hashlib.sha256(ph.image.tobytes() + ph.labels.tobytes()).hexdigest()
+    assert GENERATOR_VERSION == "phantom-1"
+    assert digest == "0f069a7ab233f673852fae0b04cf76f7c02cb8e94b1bdfc9946c8030e24d785c"

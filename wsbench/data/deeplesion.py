@@ -37,7 +37,7 @@ from wsbench.api import (
     RecistLabel,
     Task,
 )
-from wsbench.data.formats import data_root, files_fingerprint
+from wsbench.data.io import data_root, files_fingerprint
 from wsbench.data.nifti import affine_from_spacing
 from wsbench.errors import DataError
 from wsbench.params import in_range

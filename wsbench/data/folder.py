@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Param, Task
-from wsbench.data.formats import (
+from wsbench.data.io import (
+    case_from_raw,
     check_label_values,
     data_root,
     files_fingerprint,
@@ -155,17 +156,8 @@ class FolderDataset(Dataset):
         if len(allowed) == 2 and raw.max() == 255 and not np.any((raw > 0) & (raw < 255)):
             raw = raw // 255  # a binary mask saved as 0/255
         check_label_values(raw, allowed, mask_path)
-        return Case(
-            id=info.id,
-            patient=info.patient,
-            image=image,
-            label=task.encode(raw),
-            spacing=spacing,
-            affine=affine,
-            classes=task.classes,
-            organ=raw > 0,
-            meta=meta,
-            source=f"{image_path} + {mask_path}",
+        return case_from_raw(
+            info, task, image, raw, spacing, affine, meta=meta, source=f"{image_path} + {mask_path}"
         )
 
     def fingerprint(self) -> str:

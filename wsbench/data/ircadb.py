@@ -24,7 +24,7 @@ import numpy as np
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Param, Task
 from wsbench.data.cache import cache_root
 from wsbench.data.dicom import load_series
-from wsbench.data.formats import data_root, files_fingerprint
+from wsbench.data.io import case_from_raw, data_root, files_fingerprint
 from wsbench.errors import DataError, ParameterError
 from wsbench.params import stable_hash
 
@@ -162,15 +162,13 @@ class IrcadbDataset(Dataset):
         for value, folders in ((1, liver), (2, tumours)):
             for folder in folders:
                 raw[self._mask(folder, volume)] = value
-        return Case(
-            id=info.id,
-            patient=info.patient,
-            image=volume.array,
-            label=task.encode(raw),
-            spacing=volume.spacing,
-            affine=volume.affine,
-            classes=task.classes,
-            organ=raw > 0,
+        return case_from_raw(
+            info,
+            task,
+            volume.array,
+            raw,
+            volume.spacing,
+            volume.affine,
             meta={"ornt": volume.ornt, "tumour_masks": [p.name for p in tumours]},
             source=str(series_dir),
         )

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Task
-from wsbench.data.formats import check_label_values, files_fingerprint, load_nifti_pair
+from wsbench.data.io import case_from_raw, check_label_values, files_fingerprint, load_nifti_pair
 from wsbench.data.nifti import load_label_like
-from wsbench.data.phantom import TASKS
+from wsbench.data.tasks import LITS_TASKS as TASKS
+from wsbench.data.tasks import LIVER_VALUES
 from wsbench.errors import DataError, ParameterError
 
 LAYOUT = "volume-N.nii[.gz] and segmentation-N.nii[.gz] files (in any subfolder)"
@@ -116,16 +117,14 @@ class LitsDataset(Dataset):
                 )
             raw = load_label_like(files["organs"], volume, image.shape, affine)
             source += f" + {files['organs']}"
-        label = task.encode(raw)
-        organ_values = {1, 2} | {v for vals in task.values for v in vals}
-        return Case(
-            id=info.id,
-            patient=info.patient,
-            image=image,
-            label=label,
-            spacing=spacing,
-            affine=affine,
-            classes=task.classes,
+        organ_values = set(LIVER_VALUES) | {v for vals in task.values for v in vals}
+        return case_from_raw(
+            info,
+            task,
+            image,
+            raw,
+            spacing,
+            affine,
             organ=np.isin(raw, sorted(organ_values)),
             meta={"ornt": ornt},
             source=source,

@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Param, Task
-from wsbench.data.formats import (
+from wsbench.data.io import (
+    case_from_raw,
     check_label_values,
     data_root,
     files_fingerprint,
@@ -168,15 +169,13 @@ class MsdDataset(Dataset):
         image, spacing, affine, ornt, raw = load_nifti_pair(image_path, label_path)
         allowed = {0, *(v for vals in self.label_values().values() for v in vals)}
         check_label_values(raw, allowed, label_path)
-        return Case(
-            id=info.id,
-            patient=info.patient,
-            image=image,
-            label=task.encode(raw),
-            spacing=spacing,
-            affine=affine,
-            classes=task.classes,
-            organ=raw > 0,
+        return case_from_raw(
+            info,
+            task,
+            image,
+            raw,
+            spacing,
+            affine,
             meta={"ornt": ornt},
             source=f"{image_path} + {label_path}",
         )

@@ -22,7 +22,7 @@ import numpy as np
 
 from wsbench.api import DATASET_PARAMS, Case, CaseInfo, Dataset, Param, TagLabel, Task
 from wsbench.data.dicom import pixel_spacing, pixels_hu, read_dicom
-from wsbench.data.formats import data_root, files_fingerprint
+from wsbench.data.io import case_from_raw, data_root, files_fingerprint
 from wsbench.data.nifti import affine_from_spacing
 from wsbench.data.rle import decode_rle
 from wsbench.errors import DataError
@@ -117,15 +117,13 @@ class SiimDataset(Dataset):
             mask |= decode_rle(rle, image.shape, relative=self.p["rle"] == "relative", where=where)
         positive = bool(mask.any())
         spacing = (1.0, dy, dx)
-        label = task.encode(mask[None].astype(np.uint8))
-        return Case(
-            id=info.id,
-            patient=info.patient,
-            image=image[None],
-            label=label,
-            spacing=spacing,
-            affine=affine_from_spacing(spacing),
-            classes=task.classes,
+        return case_from_raw(
+            info,
+            task,
+            image[None],
+            mask[None].astype(np.uint8),
+            spacing,
+            affine_from_spacing(spacing),
             organ=None,
             native_weak={
                 "tags": TagLabel(slices=np.zeros(1, np.int64), present=np.array([[positive]]))

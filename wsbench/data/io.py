@@ -1,33 +1,21 @@
-"""The real dataset formats (MSD/nnU-Net, 3D-IRCADb, DeepLesion, SIIM-ACR, folder) as a plugin,
-plus the pieces they share: data-folder checks, file fingerprints and label-value checks.
+"""Helpers the dataset loaders share: the data folder, file fingerprints, label-value checks,
+NIfTI image/label pairs, and building a ``Case`` from a raw label map.
 
-Registered like any outside plugin, through the ``wsbench`` entry-point group. The
-dataset modules are imported when the hook is called, not when this module is.
+A library only: it registers nothing (``wsbench.data.builtin`` registers the datasets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from wsbench import hookimpl
-from wsbench.api import Dataset
+from wsbench.api import Case, CaseInfo, Dataset, Task, WeakLabel
 from wsbench.data.nifti import load_label_like, load_nifti
 from wsbench.errors import DataError
 from wsbench.params import stable_hash
-
-
-@hookimpl
-def wsbench_register_datasets() -> list[type]:
-    from wsbench.data.deeplesion import DeepLesionDataset
-    from wsbench.data.folder import FolderDataset
-    from wsbench.data.ircadb import IrcadbDataset
-    from wsbench.data.msd import MsdDataset
-    from wsbench.data.siim import SiimDataset
-
-    return [MsdDataset, IrcadbDataset, DeepLesionDataset, SiimDataset, FolderDataset]
 
 
 def data_root(dataset: Dataset, layout: str) -> Path:
@@ -80,3 +68,36 @@ def load_nifti_pair(
     image, spacing, affine, ornt = load_nifti(image_path)
     raw = load_label_like(label_path, image_path, image.shape, affine)
     return image, spacing, affine, ornt, raw
+
+
+def case_from_raw(
+    info: CaseInfo,
+    task: Task,
+    image: np.ndarray,
+    raw: np.ndarray,
+    spacing: tuple[float, float, float],
+    affine: np.ndarray,
+    *,
+    organ: np.ndarray | None | Literal["labelled"] = "labelled",
+    native_weak: Mapping[str, WeakLabel] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> Case:
+    """A ``Case`` whose task label is ``task.encode(raw)``.
+
+    ``organ`` is the slice-selection mask: ``"labelled"`` (default) for every voxel with a
+    raw label, an explicit boolean map, or None. ``source`` defaults to ``info.source``.
+    """
+    return Case(
+        id=info.id,
+        patient=info.patient,
+        image=image,
+        label=task.encode(raw),
+        spacing=spacing,
+        affine=affine,
+        classes=task.classes,
+        organ=raw > 0 if isinstance(organ, str) else organ,
+        native_weak=dict(native_weak or {}),
+        meta=dict(meta or {}),
+        source=info.source if source is None else source,
+    )
