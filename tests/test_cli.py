@@ -8,9 +8,10 @@ from click.testing import CliRunner
 
 from wsbench.cli import main
 from wsbench.store import Store
+from wsbench.testing import toy_plugins
 from wsbench.testing.distributions import fake_distribution
 
-TOY = (Path(__file__).parent / "toy_plugins.py").read_text()
+TOY = Path(toy_plugins.__file__).read_text()
 
 
 @pytest.fixture

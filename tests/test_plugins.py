@@ -50,7 +50,7 @@ def test_builtins_register_through_entry_points():
 
 
 def test_third_party_package_is_discovered_and_runs_in_a_grid(tmp_path, monkeypatch):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     site = fake_distribution(tmp_path / "site", "wsbench-outside", {"outside_plugin": THIRD_PARTY})
     monkeypatch.syspath_prepend(str(site))

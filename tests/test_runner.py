@@ -60,7 +60,7 @@ def test_cell_outputs_and_provenance(tmp_path, toy_registry):
 
 
 def test_resume_and_pseudo_label_cache(tmp_path, toy_registry):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     spec = _spec(tmp_path, seeds=(0, 1))
     first = run_grid(spec, toy_registry)

@@ -1,7 +1,12 @@
-"""Fast toy plugins that exercise the runner without training networks.
+"""Fast toy plugins that exercise the runner without training networks: a ``toy`` dataset of
+bright discs, a ``toy-oracle`` labeler and a ``toy-threshold`` segmenter.
 
-They are used through the public API (``load_registry(extra=[...])``), as a third-party
-plugin author would.
+Use them through the public API, as a third-party plugin author would::
+
+    from wsbench.plugins import load_registry
+    from wsbench.testing import toy_plugins
+
+    registry = load_registry(extra=[toy_plugins])
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""``ellipse-fill``: a wsbench labeler that fills the ellipse inscribed in each box."""
