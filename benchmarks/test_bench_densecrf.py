@@ -34,8 +34,9 @@ def _items() -> list[CrfItem]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bench_refine_many(benchmark, workers):
     items = _items()
-    out = benchmark.pedantic(refine_many, args=(items, CrfParams(), workers), rounds=3,
-                             iterations=1, warmup_rounds=0)
+    out = benchmark.pedantic(
+        refine_many, args=(items, CrfParams(), workers), rounds=3, iterations=1, warmup_rounds=0
+    )
     assert len(out) == N_SLICES
     benchmark.extra_info["slices_per_second"] = N_SLICES / benchmark.stats.stats.mean
 
@@ -45,7 +46,12 @@ def test_bench_refine_many_warm_pool(benchmark):
     items = _items()
     with crf_pool(2) as pool:
         refine_many(items[:2], CrfParams(), executor=pool)  # start the workers
-        out = benchmark.pedantic(refine_many, args=(items, CrfParams()),
-                                 kwargs={"executor": pool}, rounds=3, iterations=1)
+        out = benchmark.pedantic(
+            refine_many,
+            args=(items, CrfParams()),
+            kwargs={"executor": pool},
+            rounds=3,
+            iterations=1,
+        )
     assert len(out) == N_SLICES
     benchmark.extra_info["slices_per_second"] = N_SLICES / benchmark.stats.stats.mean

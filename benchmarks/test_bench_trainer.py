@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wsbench.training.losses import make_loss
 from wsbench.segmenters.slices import ShuffledBatches, SliceDataset
-from wsbench.training.trainer import TrainConfig, Trainer, poly_lr
 from wsbench.segmenters.unet import UNet
+from wsbench.training.losses import make_loss
+from wsbench.training.trainer import TrainConfig, Trainer, poly_lr
 
 SLICES, SIZE, BATCH = 48, 64, 8
 

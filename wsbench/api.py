@@ -151,7 +151,7 @@ class Intensity:
     normalise: str = "zscore"  # "zscore" | "minmax" | "none"
 
     def apply(self, hu: np.ndarray) -> np.ndarray:
-        x = hu.astype(np.float32, copy=True)
+        x: np.ndarray = hu.astype(np.float32, copy=True)
         if self.window is not None:
             np.clip(x, self.window[0], self.window[1], out=x)
         if self.normalise == "zscore":

@@ -13,32 +13,34 @@ from typing import Any
 
 import pluggy
 
+from wsbench.api import Dataset, Labeler, Metric, Protocol, Segmenter
+
 hookspec = pluggy.HookspecMarker("wsbench")
 
 
 @hookspec
-def wsbench_register_datasets() -> list[type]:
+def wsbench_register_datasets() -> list[type[Dataset]]:  # type: ignore[empty-body]
     """Return ``wsbench.api.Dataset`` subclasses: sources of cases (``--dataset``)."""
 
 
 @hookspec
-def wsbench_register_protocols() -> list[type]:
+def wsbench_register_protocols() -> list[type[Protocol]]:  # type: ignore[empty-body]
     """Return ``wsbench.api.Protocol`` subclasses: weak-label simulators (``--weak``)."""
 
 
 @hookspec
-def wsbench_register_labelers() -> list[type]:
+def wsbench_register_labelers() -> list[type[Labeler]]:  # type: ignore[empty-body]
     """Return ``wsbench.api.Labeler`` subclasses: weak label -> pseudo mask (``--labeler``)."""
 
 
 @hookspec
-def wsbench_register_segmenters() -> list[type]:
+def wsbench_register_segmenters() -> list[type[Segmenter]]:  # type: ignore[empty-body]
     """Return ``wsbench.api.Segmenter`` subclasses: networks trained on pseudo masks
     (``--segmenter``)."""
 
 
 @hookspec
-def wsbench_register_metrics() -> list[type]:
+def wsbench_register_metrics() -> list[type[Metric]]:  # type: ignore[empty-body]
     """Return ``wsbench.api.Metric`` subclasses: per-case scores in the results and tables."""
 
 

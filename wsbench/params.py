@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,10 +26,10 @@ class Param:
     choices: tuple[Any, ...] | None = None
     check: Callable[[Any], bool] | None = None
     check_doc: str = ""
-    type: type | None = None
+    type: builtins.type | None = None  # the field shadows the builtin in the class body
 
     @property
-    def value_type(self) -> type | None:
+    def value_type(self) -> builtins.type | None:
         if self.type is not None:
             return self.type
         return None if self.default is None else type(self.default)

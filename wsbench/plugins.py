@@ -25,7 +25,7 @@ from wsbench.errors import PluginError, UnknownPluginError
 GROUP = "wsbench"
 DISABLE_ENV = "WSBENCH_DISABLE_PLUGINS"
 
-_KINDS: dict[str, tuple[str, type]] = {
+_KINDS: dict[str, tuple[str, type[Plugin]]] = {
     kind: (register_hook(kind), base) for kind, base in PLUGIN_KINDS.items()
 }
 

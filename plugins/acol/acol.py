@@ -20,8 +20,16 @@ _T2 = "Fan et al. 2022, Table 2"
 
 
 def _lits(labeler: str, segmenter: str, value: float, source: str, note: str = "") -> Reported:
-    return Reported(dataset="lits", target="tumor", labeler=labeler, segmenter=segmenter,
-                    metric="dice", value=value, source=source, note=note)
+    return Reported(
+        dataset="lits",
+        target="tumor",
+        labeler=labeler,
+        segmenter=segmenter,
+        metric="dice",
+        value=value,
+        source=source,
+        note=note,
+    )
 
 
 class AcolLabeler(BoxMiningLabeler):
@@ -33,8 +41,12 @@ class AcolLabeler(BoxMiningLabeler):
     two_branch = True
     params = (
         *MINING_PARAMS,
-        Param("delta", 0.6, "ACoL erasing threshold on min-max normalised ReLU(M_A) (000: 0.6)",
-              **in_range(0, 1, lo_open=True, hi_open=True)),
+        Param(
+            "delta",
+            0.6,
+            "ACoL erasing threshold on min-max normalised ReLU(M_A) (000: 0.6)",
+            **in_range(0, 1, lo_open=True, hi_open=True),
+        ),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK, "paper": {}}
     reported = (

@@ -53,9 +53,16 @@ class BoxClassifier(nn.Module):
     mining). ``two_branch=False`` is the plain CAM classifier.
     """
 
-    def __init__(self, backbone: ResNetFPN, num_classes: int, two_branch: bool = True,
-                 delta: float = 0.6, hidden: int = 512, roi_size: int = 14,
-                 canonical: float = 224.0):
+    def __init__(
+        self,
+        backbone: ResNetFPN,
+        num_classes: int,
+        two_branch: bool = True,
+        delta: float = 0.6,
+        hidden: int = 512,
+        roi_size: int = 14,
+        canonical: float = 224.0,
+    ):
         super().__init__()
         self.backbone = backbone
         self.two_branch = two_branch
@@ -75,13 +82,19 @@ class BoxClassifier(nn.Module):
         for k, feat in pyramid.items():
             sel = (levels == k).nonzero(as_tuple=True)[0]
             if len(sel):
-                out[sel] = roi_align(feat, rois[sel].to(feat.dtype), self.roi_size,
-                                     spatial_scale=1.0 / STRIDES[k], sampling_ratio=2,
-                                     aligned=True)
+                out[sel] = roi_align(
+                    feat,
+                    rois[sel].to(feat.dtype),
+                    self.roi_size,
+                    spatial_scale=1.0 / STRIDES[k],
+                    sampling_ratio=2,
+                    aligned=True,
+                )
         return out
 
-    def forward(self, images: torch.Tensor, rois: torch.Tensor, cls: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, rois: torch.Tensor, cls: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Class maps ``map_a``/``map_b`` ``(R, classes, s, s)`` and their GAP ``logits_*``."""
         feats = self.roi_features(self.backbone(images), rois)
         map_a = self.branch_a(feats)
@@ -93,8 +106,9 @@ class BoxClassifier(nn.Module):
         return out
 
     @torch.no_grad()
-    def localization(self, images: torch.Tensor, rois: torch.Tensor, cls: torch.Tensor
-                     ) -> torch.Tensor:
+    def localization(
+        self, images: torch.Tensor, rois: torch.Tensor, cls: torch.Tensor
+    ) -> torch.Tensor:
         """The normalised map of class ``cls`` per box ``(R, s, s)``: min-max ReLU(M_A) for CAM,
         the element-wise max of min-max ReLU(M_A) and ReLU(M_B) for ACoL (000 §2.4)."""
         out = self.forward(images, rois, cls)

@@ -21,8 +21,9 @@ class ResNetFPN(nn.Module):
     def __init__(self, depth: str = "resnet50", out_channels: int = 256, in_channels: int = 1):
         super().__init__()
         if depth not in BACKBONES:
-            raise ParameterError(f"backbone {depth!r} is not known; choose one of "
-                                 f"{', '.join(BACKBONES)}")
+            raise ParameterError(
+                f"backbone {depth!r} is not known; choose one of {', '.join(BACKBONES)}"
+            )
         net = getattr(torchvision.models, depth)(weights=None)
         if in_channels != 3:  # CT slices are one plane; no ImageNet weights to keep anyway
             net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)

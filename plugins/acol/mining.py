@@ -30,47 +30,87 @@ from .fpn import BACKBONES, ResNetFPN
 
 # DenseCRF values chosen by tune_crf.py on the training split of `synthetic` (see README):
 # a 2-pixel background margin around the box, an appearance kernel only.
-TUNED_CRF = CrfParams(margin=2, confidence=1.0, bilateral_compat=3.0, bilateral_srgb=5.0,
-                      bilateral_sxy=5.0, gaussian_compat=0.0)
+TUNED_CRF = CrfParams(
+    margin=2,
+    confidence=1.0,
+    bilateral_compat=3.0,
+    bilateral_srgb=5.0,
+    bilateral_sxy=5.0,
+    gaussian_compat=0.0,
+)
 
 REQUIRE_BOXES = ("training-set", "case", "slice")
 
 MINING_PARAMS: tuple[Param, ...] = (
-    Param("backbone", "resnet50", "classifier backbone (000: ResNet-50), random init",
-          choices=BACKBONES),
+    Param(
+        "backbone",
+        "resnet50",
+        "classifier backbone (000: ResNet-50), random init",
+        choices=BACKBONES,
+    ),
     Param("fpn_channels", 256, "FPN output channels", **at_least(1)),
     Param("hidden", 512, "channels of each branch's first conv (000: 512)", **at_least(1)),
-    Param("image_size", 512, "slices are resized to this square size (000: 512x512); 0 = native",
-          **at_least(0)),
-    Param("anchor_sizes", (32.0, 64.0, 128.0, 256.0),
-          "anchor side on P2..P5 in input pixels (000: 32, 64, 128, 256)", type=tuple,
-          check=lambda v: len(v) == 4 and all(float(s) > 0 for s in v),
-          check_doc="four positive sizes, one per level P2..P5"),
-    Param("canonical", 224.0, "canonical size of the level formula k = floor(4+log2(sqrt(wh)/c))",
-          **in_range(0, 1e6, lo_open=True)),
+    Param(
+        "image_size",
+        512,
+        "slices are resized to this square size (000: 512x512); 0 = native",
+        **at_least(0),
+    ),
+    Param(
+        "anchor_sizes",
+        (32.0, 64.0, 128.0, 256.0),
+        "anchor side on P2..P5 in input pixels (000: 32, 64, 128, 256)",
+        type=tuple,
+        check=lambda v: len(v) == 4 and all(float(s) > 0 for s in v),
+        check_doc="four positive sizes, one per level P2..P5",
+    ),
+    Param(
+        "canonical",
+        224.0,
+        "canonical size of the level formula k = floor(4+log2(sqrt(wh)/c))",
+        **in_range(0, 1e6, lo_open=True),
+    ),
     Param("negatives", 256, "negative anchors drawn per image (000: N = 256)", **at_least(1)),
-    Param("keep_fraction", 0.1, "per level, the nearest fraction of negatives kept (000: 10%)",
-          **in_range(0, 1, lo_open=True)),
+    Param(
+        "keep_fraction",
+        0.1,
+        "per level, the nearest fraction of negatives kept (000: 10%)",
+        **in_range(0, 1, lo_open=True),
+    ),
     Param("roi_size", 14, "RoIAlign output size = localization map resolution", **at_least(2)),
     Param("epochs", 50, "classifier training epochs (000: 50)", **at_least(1)),
     Param("batch_size", 8, "images per batch (000: 8)", **at_least(1)),
     Param("lr", 1e-3, "SGD learning rate (000: 0.001)", **in_range(0, 10, lo_open=True)),
     Param("momentum", 0.9, "SGD momentum (000: 0.9)", **in_range(0, 1)),
     Param("weight_decay", 5e-4, "SGD weight decay (000: 0.0005)", **at_least(0)),
-    Param("ignore_box_background", True,
-          "weight 0 for background pixels inside a box (000 §2.4, after SDI)"),
+    Param(
+        "ignore_box_background",
+        True,
+        "weight 0 for background pixels inside a box (000 §2.4, after SDI)",
+    ),
     *crf_params(TUNED_CRF),
     Param("crf_workers", 1, "worker processes for DenseCRF", **at_least(1)),
-    Param("require_boxes", "training-set",
-          "which weak labels must carry boxes: training-set (at least one box in all), case "
-          "(every case) or slice (every slice in weak.slices, for --set weak.slices=target)",
-          choices=REQUIRE_BOXES),
+    Param(
+        "require_boxes",
+        "training-set",
+        "which weak labels must carry boxes: training-set (at least one box in all), case "
+        "(every case) or slice (every slice in weak.slices, for --set weak.slices=target)",
+        choices=REQUIRE_BOXES,
+    ),
 )
 
 QUICK: dict[str, Any] = {
-    "backbone": "resnet18", "fpn_channels": 32, "hidden": 64, "image_size": 0,
-    "anchor_sizes": (8.0, 16.0, 32.0, 64.0), "canonical": 56.0, "negatives": 16, "roi_size": 7,
-    "epochs": 15, "batch_size": 8, "lr": 1e-2,
+    "backbone": "resnet18",
+    "fpn_channels": 32,
+    "hidden": 64,
+    "image_size": 0,
+    "anchor_sizes": (8.0, 16.0, 32.0, 64.0),
+    "canonical": 56.0,
+    "negatives": 16,
+    "roi_size": 7,
+    "epochs": 15,
+    "batch_size": 8,
+    "lr": 1e-2,
 }
 
 
@@ -99,7 +139,7 @@ class BoxBatches:
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         order = self.rng.permutation(len(self.items))
-        groups = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        groups = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if len(groups) > 1 and len(groups[-1]) == 1:
             groups[-2] = np.concatenate([groups[-2], groups.pop()])
         for group in groups:
@@ -145,9 +185,13 @@ class BoxMiningLabeler(Labeler):
                 f"case {case.id!r}: empty box list on a case with {len(weak.slices)} labelled "
                 f"slices; give its boxes or use --set {self.name}.require_boxes=training-set"
             )
-        validate_boxes(case.id, weak.boxes, case.image.shape,
-                       required_slices=weak.slices if rule == "slice" else None,
-                       num_classes=len(case.classes))
+        validate_boxes(
+            case.id,
+            weak.boxes,
+            case.image.shape,
+            required_slices=weak.slices if rule == "slice" else None,
+            num_classes=len(case.classes),
+        )
         out: dict[int, list[Box]] = {}
         for box in weak.boxes:
             out.setdefault(int(box.z), []).append(box)
@@ -165,9 +209,14 @@ class BoxMiningLabeler(Labeler):
                 image, scale = self._network_image(normed[z])
                 gt = _scaled(boxes, scale)
                 anchors = pyramid_anchors(tuple(image.shape[-2:]), self.p["anchor_sizes"])
-                pool = sample_negatives(anchors, gt, tuple(image.shape[-2:]), n=10**9,
-                                        rng=np.random.default_rng(0),
-                                        keep_fraction=self.p["keep_fraction"])
+                pool = sample_negatives(
+                    anchors,
+                    gt,
+                    tuple(image.shape[-2:]),
+                    n=10**9,
+                    rng=np.random.default_rng(0),
+                    keep_fraction=self.p["keep_fraction"],
+                )
                 items.append(SliceBoxes(image, gt, np.array([b.cls for b in boxes]), pool))
         return items
 
@@ -185,18 +234,32 @@ class BoxMiningLabeler(Labeler):
     def build_model(self, num_classes: int) -> BoxClassifier:
         p = self.p
         backbone = ResNetFPN(p["backbone"], p["fpn_channels"], in_channels=1)
-        return BoxClassifier(backbone, num_classes + 1, two_branch=self.two_branch,
-                             delta=self.delta, hidden=p["hidden"], roi_size=p["roi_size"],
-                             canonical=p["canonical"])
+        return BoxClassifier(
+            backbone,
+            num_classes + 1,
+            two_branch=self.two_branch,
+            delta=self.delta,
+            hidden=p["hidden"],
+            roi_size=p["roi_size"],
+            canonical=p["canonical"],
+        )
 
-    def train_classifier(self, items: Sequence[SliceBoxes], num_classes: int,
-                         ctx: LabelContext) -> tuple[BoxClassifier, dict[str, Any]]:
+    def train_classifier(
+        self, items: Sequence[SliceBoxes], num_classes: int, ctx: LabelContext
+    ) -> tuple[BoxClassifier, dict[str, Any]]:
         p = self.p
         seed_everything(ctx.seed)
         model = self.build_model(num_classes)
-        cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                          optimizer="sgd", momentum=p["momentum"],
-                          weight_decay=p["weight_decay"], poly_power=0.0, seed=ctx.seed)
+        cfg = TrainConfig(
+            epochs=p["epochs"],
+            batch_size=p["batch_size"],
+            lr=p["lr"],
+            optimizer="sgd",
+            momentum=p["momentum"],
+            weight_decay=p["weight_decay"],
+            poly_power=0.0,
+            seed=ctx.seed,
+        )
         loader = BoxBatches(items, p["negatives"], p["batch_size"], ctx.seed)
 
         def loss_fn(net: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -230,41 +293,49 @@ class BoxMiningLabeler(Labeler):
             owners.append(owners_c)
             counts.append(len(items_c))
         # one call for all boxes, so a worker pool starts once
-        refined = refine_many(crf_items, CrfParams.from_plugin(self.p),
-                              workers=self.p["crf_workers"])
+        refined = refine_many(
+            crf_items, CrfParams.from_plugin(self.p), workers=self.p["crf_workers"]
+        )
         out, start = [], 0
         for case, owners_c, n in zip(cases, owners, counts, strict=True):
-            out.append(self.pseudo_label(case, owners_c, refined[start:start + n]))
+            out.append(self.pseudo_label(case, owners_c, refined[start : start + n]))
             start += n
         return out
 
-    def box_maps(self, model: BoxClassifier, case: WeakCase, boxes: dict[int, list[Box]],
-                 device: torch.device) -> tuple[list[CrfItem], list[Box]]:
+    def box_maps(
+        self,
+        model: BoxClassifier,
+        case: WeakCase,
+        boxes: dict[int, list[Box]],
+        device: torch.device,
+    ) -> tuple[list[CrfItem], list[Box]]:
         """One CRF item per box: the box's map resized into the slice, cropped at the box."""
         normed = case.intensity.apply(case.image)
         grey = case.intensity.to_uint8(case.image)
         items, owners = [], []
         for z, zboxes in sorted(boxes.items()):
             image, scale = self._network_image(normed[z])
-            rois = torch.from_numpy(np.concatenate(
-                [np.zeros((len(zboxes), 1), np.float32), _scaled(zboxes, scale)], 1))
+            rois = torch.from_numpy(
+                np.concatenate([np.zeros((len(zboxes), 1), np.float32), _scaled(zboxes, scale)], 1)
+            )
             cls = torch.tensor([b.cls for b in zboxes], dtype=torch.int64)
             maps = model.localization(image[None].to(device), rois.to(device), cls.to(device))
             for box, fmap in zip(zboxes, maps.cpu(), strict=True):
                 prob = np.zeros(grey.shape[1:], np.float32)
-                prob[box.y0:box.y1, box.x0:box.x1] = resize_map(fmap, box.height, box.width)
+                prob[box.y0 : box.y1, box.x0 : box.x1] = resize_map(fmap, box.height, box.width)
                 items.append(CrfItem(grey[z], prob, (box.y0, box.x0, box.y1, box.x1)))
                 owners.append(box)
         return items, owners
 
-    def pseudo_label(self, case: WeakCase, owners: Sequence[Box],
-                     refined: Sequence[np.ndarray]) -> PseudoLabel:
+    def pseudo_label(
+        self, case: WeakCase, owners: Sequence[Box], refined: Sequence[np.ndarray]
+    ) -> PseudoLabel:
         """Foreground = refined > 0.5 inside each box; in-box background weight 0 (optional)."""
         target = np.zeros(case.image.shape, np.uint8)
         inside = np.zeros(case.image.shape, bool)
         for box, prob in zip(owners, refined, strict=True):
             window = (box.z, slice(box.y0, box.y1), slice(box.x0, box.x1))
-            target[window][prob[box.y0:box.y1, box.x0:box.x1] > 0.5] = box.cls
+            target[window][prob[box.y0 : box.y1, box.x0 : box.x1] > 0.5] = box.cls
             inside[window] = True
         weight = np.ones(case.image.shape, np.float32)
         if self.p["ignore_box_background"]:
@@ -274,13 +345,15 @@ class BoxMiningLabeler(Labeler):
 
 def resize_map(fmap: torch.Tensor, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a (s, s) map to the box size (000 §2.4)."""
-    up = F.interpolate(fmap[None, None].float(), size=(height, width), mode="bilinear",
-                       align_corners=False)
+    up = F.interpolate(
+        fmap[None, None].float(), size=(height, width), mode="bilinear", align_corners=False
+    )
     return up[0, 0].clamp(0, 1).numpy()
 
 
 def _scaled(boxes: Sequence[Box], scale: tuple[float, float]) -> np.ndarray:
     """Boxes as (x0, y0, x1, y1) float32 in network-input pixels."""
     sy, sx = scale
-    return np.array([[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes],
-                    np.float32).reshape(-1, 4)
+    return np.array(
+        [[b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy] for b in boxes], np.float32
+    ).reshape(-1, 4)

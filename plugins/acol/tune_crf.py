@@ -49,8 +49,9 @@ def training_cases(n_patients: int, seed: int) -> tuple[list[Case], list[WeakCas
     return cases, weak
 
 
-def box_items(labeler_name: str, cases: Sequence[WeakCase], seed: int, **overrides
-              ) -> tuple[list[CrfItem], list]:
+def box_items(
+    labeler_name: str, cases: Sequence[WeakCase], seed: int, **overrides
+) -> tuple[list[CrfItem], list]:
     """Train the labeler's classifier and return every box's CRF item and its box."""
     labeler = load_registry().get("labeler", labeler_name)("quick", **overrides)
     with TemporaryDirectory() as tmp:
@@ -65,20 +66,26 @@ def box_items(labeler_name: str, cases: Sequence[WeakCase], seed: int, **overrid
     return items, owners
 
 
-def box_dice(refined: Iterable[np.ndarray], owners: Sequence, truth: dict[str, np.ndarray]
-             ) -> float:
+def box_dice(
+    refined: Iterable[np.ndarray], owners: Sequence, truth: dict[str, np.ndarray]
+) -> float:
     """Dice of the in-box masks (refined > 0.5) against the ground truth inside the boxes."""
     inter = total = 0
     for prob, (case_id, b) in zip(refined, owners, strict=True):
-        mask = prob[b.y0:b.y1, b.x0:b.x1] > 0.5
-        gt = truth[case_id][b.z, b.y0:b.y1, b.x0:b.x1] == b.cls
+        mask = prob[b.y0 : b.y1, b.x0 : b.x1] > 0.5
+        gt = truth[case_id][b.z, b.y0 : b.y1, b.x0 : b.x1] == b.cls
         inter += int((mask & gt).sum())
         total += int(mask.sum() + gt.sum())
     return 2 * inter / max(total, 1)
 
 
-def tune(labeler_name: str = "acol", n_patients: int = 8, seed: int = 0, workers: int = 1,
-         grid: dict[str, Sequence[float]] | None = None) -> list[tuple[float, CrfParams]]:
+def tune(
+    labeler_name: str = "acol",
+    n_patients: int = 8,
+    seed: int = 0,
+    workers: int = 1,
+    grid: dict[str, Sequence[float]] | None = None,
+) -> list[tuple[float, CrfParams]]:
     """Every grid point's training Dice, best first; row 0 of the table is the raw map."""
     cases, weak = training_cases(n_patients, seed)
     truth = {c.id: c.label for c in cases}

@@ -71,10 +71,14 @@ def crf_params(defaults: CrfParams | None = None, prefix: str = "crf_") -> tuple
         "bilateral_compat": ("weight of the DenseCRF appearance kernel", at_least(0)),
         "iterations": ("DenseCRF mean-field iterations", at_least(0)),
         "margin": ("pixels added around the box before the DenseCRF crop", at_least(0)),
-        "confidence": ("trust in the map: p -> 0.5 + confidence (p - 0.5) before the unaries",
-                       in_range(0, 1, lo_open=True)),
-        "clip": ("probability clip before the DenseCRF log-unaries",
-                 in_range(0, 0.5, lo_open=True, hi_open=True)),
+        "confidence": (
+            "trust in the map: p -> 0.5 + confidence (p - 0.5) before the unaries",
+            in_range(0, 1, lo_open=True),
+        ),
+        "clip": (
+            "probability clip before the DenseCRF log-unaries",
+            in_range(0, 0.5, lo_open=True, hi_open=True),
+        ),
     }
     return tuple(
         Param(prefix + name, value, docs[name][0], **docs[name][1])
@@ -92,8 +96,12 @@ class CrfItem:
     crop: tuple[int, int, int, int] | None = None
 
 
-def refine(image: np.ndarray, prob: np.ndarray, params: CrfParams,
-           crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def refine(
+    image: np.ndarray,
+    prob: np.ndarray,
+    params: CrfParams,
+    crop: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
     """Refined foreground probability (Y, X) float32; outside the (margined) crop it is ``prob``.
 
     ``image`` is the HU-windowed slice as uint8 (``Intensity.to_uint8``), ``prob`` the
@@ -108,8 +116,9 @@ def refine(image: np.ndarray, prob: np.ndarray, params: CrfParams,
     return out
 
 
-def refine_many(items: Sequence[CrfItem], params: CrfParams, workers: int = 1,
-                executor: Executor | None = None) -> list[np.ndarray]:
+def refine_many(
+    items: Sequence[CrfItem], params: CrfParams, workers: int = 1, executor: Executor | None = None
+) -> list[np.ndarray]:
     """``refine`` every item, in order, over ``workers`` processes (1 = in this process).
 
     A new pool costs about half a second to start; pass a running ``executor``
@@ -152,28 +161,37 @@ def _crf_foreground(image: np.ndarray, prob: np.ndarray, params: CrfParams) -> n
     crf.setUnaryEnergy(unaries(0.5 + params.confidence * (prob - 0.5), params.clip))
     if params.gaussian_compat > 0:
         feats = create_pairwise_gaussian((params.gaussian_sxy,) * 2, (h, w))
-        crf.addPairwiseEnergy(np.ascontiguousarray(feats, np.float32),
-                              compat=float(params.gaussian_compat))
+        crf.addPairwiseEnergy(
+            np.ascontiguousarray(feats, np.float32), compat=float(params.gaussian_compat)
+        )
     if params.bilateral_compat > 0:
-        feats = create_pairwise_bilateral((params.bilateral_sxy,) * 2, (params.bilateral_srgb,),
-                                          image, chdim=-1)
-        crf.addPairwiseEnergy(np.ascontiguousarray(feats, np.float32),
-                              compat=float(params.bilateral_compat))
+        feats = create_pairwise_bilateral(
+            (params.bilateral_sxy,) * 2, (params.bilateral_srgb,), image, chdim=-1
+        )
+        crf.addPairwiseEnergy(
+            np.ascontiguousarray(feats, np.float32), compat=float(params.bilateral_compat)
+        )
     q = np.asarray(crf.inference(int(params.iterations)), dtype=np.float32)
     return q[1].reshape(h, w)
 
 
-def _expand(crop: tuple[int, int, int, int] | None, margin: int,
-            shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+def _expand(
+    crop: tuple[int, int, int, int] | None, margin: int, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
     if crop is None:
         return 0, 0, shape[0], shape[1]
     y0, x0, y1, x1 = crop
-    return (max(0, y0 - margin), max(0, x0 - margin),
-            min(shape[0], y1 + margin), min(shape[1], x1 + margin))
+    return (
+        max(0, y0 - margin),
+        max(0, x0 - margin),
+        min(shape[0], y1 + margin),
+        min(shape[1], x1 + margin),
+    )
 
 
-def _check_inputs(image: np.ndarray, prob: np.ndarray,
-                  crop: tuple[int, int, int, int] | None) -> None:
+def _check_inputs(
+    image: np.ndarray, prob: np.ndarray, crop: tuple[int, int, int, int] | None
+) -> None:
     if image.ndim != 2 or image.shape != prob.shape:
         raise ValueError(
             f"DenseCRF needs a 2D image and a probability map of the same shape; got image "

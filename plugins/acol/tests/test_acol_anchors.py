@@ -39,8 +39,9 @@ def test_anchor_centres_sit_on_feature_cells():
     np.testing.assert_allclose(centres[-1], [20, 12])
 
 
-@pytest.mark.parametrize("side, level", [(16, 2), (111, 2), (112, 3), (223, 3), (224, 4),
-                                         (447, 4), (448, 5), (2000, 5)])
+@pytest.mark.parametrize(
+    "side, level", [(16, 2), (111, 2), (112, 3), (223, 3), (224, 4), (447, 4), (448, 5), (2000, 5)]
+)
 def test_level_formula_is_clamped_floor_4_plus_log2(side, level):
     box = np.array([[0, 0, side, side]], np.float32)
     assert assign_levels(box)[0] == level

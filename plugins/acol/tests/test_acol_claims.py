@@ -40,9 +40,17 @@ def one_thread():
 
 @pytest.mark.slow
 def test_pseudo_label_ordering_of_table_2_on_the_phantom(tmp_path, one_thread):
-    spec = RunSpec(datasets=("synthetic",), labelers=LABELERS, segmenters=("deeplabv3",),
-                   seeds=SEEDS, profile="quick", device="cpu", out=tmp_path, target="tumor",
-                   sets=SETS)
+    spec = RunSpec(
+        datasets=("synthetic",),
+        labelers=LABELERS,
+        segmenters=("deeplabv3",),
+        seeds=SEEDS,
+        profile="quick",
+        device="cpu",
+        out=tmp_path,
+        target="tumor",
+        sets=SETS,
+    )
     records = run_grid(spec, load_registry())
     failed = [(r["labeler"], r["seed"], r.get("error")) for r in records if r["status"] != "done"]
     assert not failed, failed
@@ -53,8 +61,10 @@ def test_pseudo_label_ordering_of_table_2_on_the_phantom(tmp_path, one_thread):
         test[name] = np.array([r["metrics"]["dice"] for r in rows])
         pseudo[name] = np.array([r["pseudo"]["dice"] for r in rows])
     for name in LABELERS:  # the record behind README.md's table
-        print(f"{name:9s} test Dice {test[name].mean():.3f} +- {test[name].std():.3f}   "
-              f"pseudo Dice {pseudo[name].mean():.3f} +- {pseudo[name].std():.3f}")
+        print(
+            f"{name:9s} test Dice {test[name].mean():.3f} +- {test[name].std():.3f}   "
+            f"pseudo Dice {pseudo[name].mean():.3f} +- {pseudo[name].std():.3f}"
+        )
     mean = {name: float(v.mean()) for name, v in pseudo.items()}
     assert mean["box-fill"] < mean["acol"], mean
     assert mean["cam"] < mean["acol"], mean

@@ -10,8 +10,15 @@ from wsbench_plugins.acol.fpn import ResNetFPN
 
 def tiny_model(two_branch: bool = True, delta: float = 0.6) -> BoxClassifier:
     torch.manual_seed(0)
-    return BoxClassifier(ResNetFPN("resnet18", 8), num_classes=3, two_branch=two_branch,
-                         delta=delta, hidden=8, roi_size=5, canonical=56.0).eval()
+    return BoxClassifier(
+        ResNetFPN("resnet18", 8),
+        num_classes=3,
+        two_branch=two_branch,
+        delta=delta,
+        hidden=8,
+        roi_size=5,
+        canonical=56.0,
+    ).eval()
 
 
 def test_minmax_per_map_and_constant_maps():
@@ -33,8 +40,9 @@ def test_erasing_zeroes_features_above_delta_after_relu_and_minmax():
 
 def test_forward_shapes_and_single_branch_cam():
     images = torch.randn(2, 1, 64, 64)
-    rois = torch.tensor([[0, 4, 4, 20, 24], [1, 10, 10, 60, 60], [1, 0, 0, 8, 8]],
-                        dtype=torch.float32)
+    rois = torch.tensor(
+        [[0, 4, 4, 20, 24], [1, 10, 10, 60, 60], [1, 0, 0, 8, 8]], dtype=torch.float32
+    )
     cls = torch.tensor([1, 0, 2])
     out = tiny_model()(images, rois, cls)
     assert out["map_a"].shape == out["map_b"].shape == (3, 3, 5, 5)
@@ -51,8 +59,9 @@ def test_roi_features_use_the_level_of_eq_2():
     small = torch.tensor([[0, 0, 0, 20, 20]], dtype=torch.float32)  # 4+log2(20/56) < 3 -> P2
     large = torch.tensor([[0, 0, 0, 240, 240]], dtype=torch.float32)  # 4+log2(240/56) > 6 -> P5
     for roi, level, stride in ((small, 2, 4), (large, 5, 32)):
-        expected = roi_align(pyramid[level], roi, 5, spatial_scale=1 / stride, sampling_ratio=2,
-                             aligned=True)
+        expected = roi_align(
+            pyramid[level], roi, 5, spatial_scale=1 / stride, sampling_ratio=2, aligned=True
+        )
         torch.testing.assert_close(model.roi_features(pyramid, roi), expected)
 
 
@@ -68,5 +77,7 @@ def test_localization_is_the_max_of_the_normalised_branch_maps():
     torch.testing.assert_close(fused, torch.maximum(a, b))
     assert fused.min() >= 0 and fused.max() <= 1
     cam = tiny_model(two_branch=False)
-    torch.testing.assert_close(cam.localization(images, rois, cls),
-                               minmax(torch.relu(cam(images, rois, cls)["map_a"][:, 1])))
+    torch.testing.assert_close(
+        cam.localization(images, rois, cls),
+        minmax(torch.relu(cam(images, rois, cls)["map_a"][:, 1])),
+    )

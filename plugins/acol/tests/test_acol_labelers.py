@@ -30,10 +30,16 @@ def weak_case(boxes: list[Box], slices=(0, 1), shape=(2, 24, 24)) -> WeakCase:
     image = np.zeros(shape, np.float32)
     for b in boxes:
         if b.z < shape[0]:
-            image[b.z, b.y0:b.y1, b.x0:b.x1] = 150.0
-    return WeakCase("case-7", "p7", image, (3.0, 1.0, 1.0),
-                    BoxLabel(slices=np.array(slices, np.int64), boxes=boxes), ("tumor",),
-                    Intensity())
+            image[b.z, b.y0 : b.y1, b.x0 : b.x1] = 150.0
+    return WeakCase(
+        "case-7",
+        "p7",
+        image,
+        (3.0, 1.0, 1.0),
+        BoxLabel(slices=np.array(slices, np.int64), boxes=boxes),
+        ("tumor",),
+        Intensity(),
+    )
 
 
 def ctx(tmp_path) -> LabelContext:
@@ -105,16 +111,24 @@ def test_registered_with_the_paper_profile_and_reported_numbers():
     assert registry.get("labeler", "cam") is CamLabeler
     paper = AcolLabeler("paper").p
     assert (paper["backbone"], paper["epochs"], paper["batch_size"], paper["lr"]) == (
-        "resnet50", 50, 8, 1e-3)
+        "resnet50",
+        50,
+        8,
+        1e-3,
+    )
     assert (paper["momentum"], paper["weight_decay"], paper["image_size"]) == (0.9, 5e-4, 512)
     assert (paper["delta"], paper["negatives"], paper["keep_fraction"]) == (0.6, 256, 0.1)
     assert tuple(paper["anchor_sizes"]) == (32, 64, 128, 256)
     table = {(r.labeler, r.segmenter): r.value for r in AcolLabeler.reported}
     assert table == {
-        ("box-fill", "deeplabv3"): 0.563, ("cam", "deeplabv3"): 0.617,
-        ("acol", "deeplabv3"): 0.658, ("oracle", "unet"): 0.702,
-        ("oracle", "deeplabv3"): 0.711, ("sdi", "deeplabv3"): 0.626,
+        ("box-fill", "deeplabv3"): 0.563,
+        ("cam", "deeplabv3"): 0.617,
+        ("acol", "deeplabv3"): 0.658,
+        ("oracle", "unet"): 0.702,
+        ("oracle", "deeplabv3"): 0.711,
+        ("sdi", "deeplabv3"): 0.626,
         ("wssl", "deeplabv3"): 0.632,
     }
     assert {(r.dataset, r.target, r.metric) for r in AcolLabeler.reported} == {
-        ("lits", "tumor", "dice")}
+        ("lits", "tumor", "dice")
+    }
