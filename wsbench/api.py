@@ -201,7 +201,11 @@ class Case:
 
 # Parameters every dataset shares: HU windowing, normalisation and the split seed.
 DATASET_PARAMS: tuple[Param, ...] = (
-    Param("window_lo", -100.0, "lower bound of the HU window (003: liver window [-100, 200])"),
+    Param(
+        "window_lo",
+        -100.0,
+        "lower bound of the HU window (Ouassit et al. 2022: liver window [-100, 200])",
+    ),
     Param("window_hi", 200.0, "upper bound of the HU window"),
     Param(
         "normalise",

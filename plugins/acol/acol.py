@@ -1,4 +1,5 @@
-"""Labeler ``acol``: anchor-box negatives and Adversarial Complementary Learning (000 §2-3.2).
+"""Labeler ``acol``: anchor-box negatives and Adversarial Complementary Learning
+(Fan et al. 2022 §2-3.2).
 
 Two classifier branches A and B on RoIAlign features of each box; B sees the features with
 A's salient region (normalised map > delta) erased; the fused map max(M_A, M_B) becomes the
@@ -44,7 +45,7 @@ class AcolLabeler(BoxMiningLabeler):
         Param(
             "delta",
             0.6,
-            "ACoL erasing threshold on min-max normalised ReLU(M_A) (000: 0.6)",
+            "ACoL erasing threshold on min-max normalised ReLU(M_A) (Fan et al. 2022: 0.6)",
             **in_range(0, 1, lo_open=True, hi_open=True),
         ),
     )

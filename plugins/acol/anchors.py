@@ -1,4 +1,5 @@
-"""Anchor boxes on the FPN levels, level assignment and negative sampling (000 §2.1, §2.3, §3.2).
+"""Anchor boxes on the FPN levels, level assignment and negative sampling
+(Fan et al. 2022 §2.1, §2.3, §3.2).
 
 Boxes here are float arrays ``(N, 4)`` of ``(x0, y0, x1, y1)`` in network-input pixels, the
 order ``torchvision.ops`` uses; ``wsbench.api.Box`` (rows/columns on a slice) is converted at
@@ -102,8 +103,9 @@ def sample_negatives(
     rng: np.random.Generator,
     keep_fraction: float = 0.1,
 ) -> np.ndarray:
-    """000 §2.3: per level the nearest ``keep_fraction`` of the non-overlapping anchors, then
-    ``n`` of their union drawn at random (all of them when fewer). Returns ``(<=n, 4)``."""
+    """Fan et al. 2022 §2.3: per level the nearest ``keep_fraction`` of the non-overlapping
+    anchors, then ``n`` of their union drawn at random (all of them when fewer). Returns
+    ``(<=n, 4)``."""
     pool = (
         np.concatenate(
             [nearest_negatives(a, gt, image_size, keep_fraction) for a in anchors.values()]

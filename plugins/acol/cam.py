@@ -1,4 +1,4 @@
-"""Labeler ``cam``: the CAM baseline of 000 Table 2 (Zhou et al. 2016) on the same box
+"""Labeler ``cam``: the CAM baseline of Fan et al. 2022 Table 2 (Zhou et al. 2016) on the same box
 classifier as ACoL, with a single branch and no erasing."""
 
 from __future__ import annotations

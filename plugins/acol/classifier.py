@@ -1,8 +1,10 @@
 """The box classifier: FPN features of each box (RoIAlign), then one CAM branch (the CAM
-baseline) or two ACoL branches A and B with erasing (000 §2.2, §2.3; Zhang et al. 2018).
+baseline) or two ACoL branches A and B with erasing (Fan et al. 2022 §2.2, §2.3; Zhang et al.
+2018).
 
 Each branch is conv(512) + ReLU + conv(classes); its output before global average pooling is
-the class localization map, so ``M_c = sum_k S_k W_k^c`` of 000 Eq. (1) is the map's channel c.
+the class localization map, so ``M_c = sum_k S_k W_k^c`` of Fan et al. 2022 Eq. (1) is the
+map's channel c.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class BoxClassifier(nn.Module):
         self.branch_b = branch(backbone.out_channels, num_classes, hidden) if two_branch else None
 
     def roi_features(self, pyramid: dict[int, torch.Tensor], rois: torch.Tensor) -> torch.Tensor:
-        """RoIAlign each box on its level P_k, k from 000 Eq. (2)."""
+        """RoIAlign each box on its level P_k, k from Fan et al. 2022 Eq. (2)."""
         levels = torch.from_numpy(
             assign_levels(rois[:, 1:].detach().cpu().numpy().astype(np.float64), self.canonical)
         ).to(rois.device)
@@ -110,7 +112,7 @@ class BoxClassifier(nn.Module):
         self, images: torch.Tensor, rois: torch.Tensor, cls: torch.Tensor
     ) -> torch.Tensor:
         """The normalised map of class ``cls`` per box ``(R, s, s)``: min-max ReLU(M_A) for CAM,
-        the element-wise max of min-max ReLU(M_A) and ReLU(M_B) for ACoL (000 §2.4)."""
+        the element-wise max of min-max ReLU(M_A) and ReLU(M_B) for ACoL (Fan et al. 2022 §2.4)."""
         out = self.forward(images, rois, cls)
         idx = torch.arange(len(rois), device=rois.device)
         fused = minmax(torch.relu(out["map_a"][idx, cls].float()))

@@ -1,4 +1,4 @@
-"""ResNet + FPN backbone: P2..P5 from C2..C5 (000 §3.2, Lin et al. 2017)."""
+"""ResNet + FPN backbone: P2..P5 from C2..C5 (Fan et al. 2022 §3.2, Lin et al. 2017)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Region mining from boxes (000 §2): train a box classifier, then turn each box's
+"""Region mining from boxes (Fan et al. 2022 §2): train a box classifier, then turn each box's
 localization map into a DenseCRF-refined pseudo mask with the in-box background ignored.
 
 ``BoxMiningLabeler`` holds everything the ``cam`` and ``acol`` labelers share; they differ
@@ -45,21 +45,23 @@ MINING_PARAMS: tuple[Param, ...] = (
     Param(
         "backbone",
         "resnet50",
-        "classifier backbone (000: ResNet-50), random init",
+        "classifier backbone (Fan et al. 2022: ResNet-50), random init",
         choices=BACKBONES,
     ),
     Param("fpn_channels", 256, "FPN output channels", **at_least(1)),
-    Param("hidden", 512, "channels of each branch's first conv (000: 512)", **at_least(1)),
+    Param(
+        "hidden", 512, "channels of each branch's first conv (Fan et al. 2022: 512)", **at_least(1)
+    ),
     Param(
         "image_size",
         512,
-        "slices are resized to this square size (000: 512x512); 0 = native",
+        "slices are resized to this square size (Fan et al. 2022: 512x512); 0 = native",
         **at_least(0),
     ),
     Param(
         "anchor_sizes",
         (32.0, 64.0, 128.0, 256.0),
-        "anchor side on P2..P5 in input pixels (000: 32, 64, 128, 256)",
+        "anchor side on P2..P5 in input pixels (Fan et al. 2022: 32, 64, 128, 256)",
         type=tuple,
         check=lambda v: len(v) == 4 and all(float(s) > 0 for s in v),
         check_doc="four positive sizes, one per level P2..P5",
@@ -70,23 +72,30 @@ MINING_PARAMS: tuple[Param, ...] = (
         "canonical size of the level formula k = floor(4+log2(sqrt(wh)/c))",
         **in_range(0, 1e6, lo_open=True),
     ),
-    Param("negatives", 256, "negative anchors drawn per image (000: N = 256)", **at_least(1)),
+    Param(
+        "negatives",
+        256,
+        "negative anchors drawn per image (Fan et al. 2022: N = 256)",
+        **at_least(1),
+    ),
     Param(
         "keep_fraction",
         0.1,
-        "per level, the nearest fraction of negatives kept (000: 10%)",
+        "per level, the nearest fraction of negatives kept (Fan et al. 2022: 10%)",
         **in_range(0, 1, lo_open=True),
     ),
     Param("roi_size", 14, "RoIAlign output size = localization map resolution", **at_least(2)),
-    Param("epochs", 50, "classifier training epochs (000: 50)", **at_least(1)),
-    Param("batch_size", 8, "images per batch (000: 8)", **at_least(1)),
-    Param("lr", 1e-3, "SGD learning rate (000: 0.001)", **in_range(0, 10, lo_open=True)),
-    Param("momentum", 0.9, "SGD momentum (000: 0.9)", **in_range(0, 1)),
-    Param("weight_decay", 5e-4, "SGD weight decay (000: 0.0005)", **at_least(0)),
+    Param("epochs", 50, "classifier training epochs (Fan et al. 2022: 50)", **at_least(1)),
+    Param("batch_size", 8, "images per batch (Fan et al. 2022: 8)", **at_least(1)),
+    Param(
+        "lr", 1e-3, "SGD learning rate (Fan et al. 2022: 0.001)", **in_range(0, 10, lo_open=True)
+    ),
+    Param("momentum", 0.9, "SGD momentum (Fan et al. 2022: 0.9)", **in_range(0, 1)),
+    Param("weight_decay", 5e-4, "SGD weight decay (Fan et al. 2022: 0.0005)", **at_least(0)),
     Param(
         "ignore_box_background",
         True,
-        "weight 0 for background pixels inside a box (000 §2.4, after SDI)",
+        "weight 0 for background pixels inside a box (Fan et al. 2022 §2.4, after SDI)",
     ),
     *crf_params(TUNED_CRF),
     Param("crf_workers", 1, "worker processes for DenseCRF", **at_least(1)),
@@ -344,7 +353,7 @@ class BoxMiningLabeler(Labeler):
 
 
 def resize_map(fmap: torch.Tensor, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of a (s, s) map to the box size (000 §2.4)."""
+    """Bilinear resize of a (s, s) map to the box size (Fan et al. 2022 §2.4)."""
     up = F.interpolate(
         fmap[None, None].float(), size=(height, width), mode="bilinear", align_corners=False
     )

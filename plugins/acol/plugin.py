@@ -1,4 +1,4 @@
-"""wsbench plugin for Fan et al. 2022 (000): labelers ``cam`` and ``acol``."""
+"""wsbench plugin for Fan et al. 2022: labelers ``cam`` and ``acol``."""
 
 from __future__ import annotations
 

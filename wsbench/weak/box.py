@@ -30,7 +30,7 @@ class BoxProtocol(SliceSelectingProtocol):
     version = "0.1.0"
     citation = (
         "Fan et al., Weakly Supervised Liver Tumor Segmentation Based on Anchor Box and "
-        "Adversarial Complementary Learning, ICIS 2022 (paper 000): a box per tumour per slice"
+        "Adversarial Complementary Learning, ICIS 2022: a box per tumour per slice"
     )
     params = (
         SLICES_PARAM,

@@ -23,7 +23,7 @@ class PartialProtocol(SliceSelectingProtocol):
     min_classes = 2  # the planner skips targets with fewer classes (wsbench.grid)
     citation = (
         "Petit et al., Handling Missing Annotations for Semantic Segmentation with Deep "
-        "ConvNets, DLMIA 2018 (paper 002): each organ's annotation removed with probability alpha"
+        "ConvNets, DLMIA 2018: each organ's annotation removed with probability alpha"
     )
     params = (
         SLICES_PARAM,

@@ -27,7 +27,7 @@ class RecistProtocol(SliceSelectingProtocol):
     version = "0.1.0"
     citation = (
         "Eisenhauer et al., New response evaluation criteria in solid tumours: revised RECIST "
-        "guideline (version 1.1), Eur J Cancer 2009; weak labels of paper 001 (Agarwal et al. 2020)"
+        "guideline (version 1.1), Eur J Cancer 2009; weak labels of Agarwal et al. 2020"
     )
     params = (
         SLICES_PARAM,

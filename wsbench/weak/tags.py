@@ -15,7 +15,7 @@ class TagsProtocol(SliceSelectingProtocol):
     version = "0.1.0"
     citation = (
         "Viniavskyi et al., Weakly-Supervised Segmentation for Disease Localization in Chest "
-        "X-Ray Images (paper 004): image-level labels"
+        "X-Ray Images (Viniavskyi et al. 2020): image-level labels"
     )
     params = (
         SLICES_PARAM,

@@ -1,4 +1,5 @@
-"""Anchors on P2..P5, the level formula of 000 Eq. (2) and negative sampling (000 §2.3)."""
+"""Anchors on P2..P5, the level formula of Fan et al. 2022 Eq. (2) and negative sampling
+(Fan et al. 2022 §2.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""000's Table 2 claim on the phantom: box-fill < CAM < ACoL < full supervision.
+"""Fan et al. 2022's Table 2 claim on the phantom: box-fill < CAM < ACoL < full supervision.
 
 Runs the grid through the public runner: ``synthetic`` (tumour task) at 64 x 64 x 16, boxes
 on the tumour slices, labelers box-fill, cam, acol and oracle, DeepLabV3 (quick), seeds 0-2.

@@ -1,4 +1,5 @@
-"""002's claims on the phantom, through ``run_grid`` (quick profile, 3 seeds, reduced size).
+"""Petit et al. 2018's claims on the phantom, through ``run_grid`` (quick profile, 3 seeds,
+reduced size).
 
 Petit et al. (2018), Fig. 3 and §3: with 70 % of the organ annotations missing, SMILE beats
 the softmax baseline that trains missing organs as background by a wide margin, SMILEr

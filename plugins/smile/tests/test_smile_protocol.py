@@ -1,4 +1,5 @@
-"""The ``partial`` weak-label protocol: organs dropped with probability alpha (002 §3)."""
+"""The ``partial`` weak-label protocol: organs dropped with probability alpha
+(Petit et al. 2018 §3)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class SyntheticDataset(Dataset):
     needs_data_dir = False
     # The liver is the default target: on the quick phantom a CPU-sized network learns it
     # in seconds, so the default run separates the oracle from box-fill. Tumours
-    # (``--target tumor``) are the harder, paper-000 task; see docs/phantom.md.
+    # (``--target tumor``) are the harder, Fan et al. 2022 task; see docs/phantom.md.
     default_target = "liver"
     params = DATASET_PARAMS + (
         Param("n_patients", 8, "number of patients (one volume each)", **at_least(1)),
