@@ -4,12 +4,7 @@ classifier as ACoL, with a single branch and no erasing."""
 from __future__ import annotations
 
 from .mining import BoxMiningLabeler
-
-CITATION = (
-    "Fan M, Liu H, Zhu Z, Jiao C, Gou S. Weakly Supervised Liver Tumor Segmentation Based on "
-    "Anchor Box and Adversarial Complementary Learning. ICIS 2022, pp. 68-75. "
-    "doi:10.1007/978-3-031-14903-0_8"
-)
+from .paper import CITATION
 
 
 class CamLabeler(BoxMiningLabeler):

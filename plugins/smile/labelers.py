@@ -16,16 +16,11 @@ from wsbench import LabelContext, Labeler, PartialLabel, PseudoLabel, WeakCase
 from wsbench.errors import IncompatibleError, WeakLabelError
 from wsbench.params import Param, at_least, in_range
 
+from .paper import CITATION, REPORTED
 from .targets import baseline_targets, gamma_schedule, smile_targets, top_fraction_positives
 
-CITATION = (
-    "Petit O, Thome N, Charnoz A, Hostettler A, Soler L. Handling Missing Annotations for "
-    "Semantic Segmentation with Deep ConvNets. DLMIA (MICCAI workshop) 2018, LNCS 11045, "
-    "pp. 20-28. doi:10.1007/978-3-030-00889-5_3"
-)
 
-
-def _partial(case: WeakCase, labeler: str) -> PartialLabel:
+def _partial(case: WeakCase) -> PartialLabel:
     """The case's partial label, checked against its classes."""
     weak = case.weak
     assert isinstance(weak, PartialLabel), "wsbench.api.check_weak_kind runs before labelling"
@@ -47,12 +42,9 @@ class PartialBaseline(Labeler):
     consumes = ("partial",)
     multilabel = False
 
-    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        out = []
-        for case in cases:
-            target, weight = baseline_targets(_partial(case, self.name).label)
-            out.append(PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=False))
-        return out
+    def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
+        target, weight = baseline_targets(_partial(case).label)
+        return PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=False)
 
 
 class Smile(Labeler):
@@ -61,14 +53,15 @@ class Smile(Labeler):
     name = "smile"
     version = "0.1.0"
     citation = CITATION
+    reported = REPORTED
     consumes = ("partial",)
     multilabel = True
 
-    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        return [self._smile(case) for case in cases]
+    def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
+        return self._smile(case)
 
     def _smile(self, case: WeakCase) -> PseudoLabel:
-        weak = _partial(case, self.name)
+        weak = _partial(case)
         target, weight = smile_targets(weak.label, weak.annotated)
         return PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=True)
 

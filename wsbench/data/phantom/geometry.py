@@ -30,6 +30,13 @@ class _Grid:
             out.append(slice(int(i0), int(i1)))
         return tuple(out)
 
+    def cube(self, centre_xyz, reach: float):
+        """The mm box (lo, hi) in (z, y, x) order of half-side ``reach`` around ``centre_xyz``,
+        and its index slices (None when it misses the grid)."""
+        lo = (centre_xyz[2] - reach, centre_xyz[1] - reach, centre_xyz[0] - reach)
+        hi = (centre_xyz[2] + reach, centre_xyz[1] + reach, centre_xyz[0] + reach)
+        return lo, hi, self.crop(lo, hi)
+
     def coords(self, sl: tuple[slice, ...]):
         z, y, x = (ax[s] for ax, s in zip(self.axes, sl))
         return z[:, None, None], y[None, :, None], x[None, None, :]
@@ -110,11 +117,8 @@ def _random_rotation(rng) -> np.ndarray:
 
 def _solid(g: _Grid, rng, centre, axes, rot=None, rough=0.0, rough_mm=20.0) -> np.ndarray:
     """Bool mask of an ellipsoid whose surface is pushed in and out by smooth noise."""
-    reach = max(axes) * (1.0 + 2.5 * rough)
-    lo = (centre[2] - reach, centre[1] - reach, centre[0] - reach)
-    hi = (centre[2] + reach, centre[1] + reach, centre[0] + reach)
+    lo, hi, sl = g.cube(centre, max(axes) * (1.0 + 2.5 * rough))
     out = np.zeros(g.shape, bool)
-    sl = g.crop(lo, hi)
     if sl is None:
         return out
     r = _ellipsoid_r(g, sl, centre, axes, rot)

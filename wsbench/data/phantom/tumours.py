@@ -90,11 +90,8 @@ def _tumour_shape(g, rng, centre, r) -> np.ndarray:
         direction /= np.linalg.norm(direction)
         offset = direction * r * rng.uniform(*SHAPE["offset"])
         blobs.append((centre + offset, r * rng.uniform(*SHAPE["lobe"], 3), _random_rotation(rng)))
-    reach = 2.2 * r
-    lo = (centre[2] - reach, centre[1] - reach, centre[0] - reach)
-    hi = (centre[2] + reach, centre[1] + reach, centre[0] + reach)
+    lo, hi, sl = g.cube(centre, 2.2 * r)
     out = np.zeros(g.shape, bool)
-    sl = g.crop(lo, hi)
     if sl is None:
         return out
     radius = np.min([_ellipsoid_r(g, sl, c, ax, rt) for c, ax, rt in blobs], axis=0)
