@@ -125,3 +125,18 @@ def test_plugins_listing(cli):
 def test_leaderboard_needs_results(cli, tmp_path):
     res = cli("leaderboard", "--results", str(tmp_path / "none"), "--to", str(tmp_path / "b"))
     assert res.exit_code == 2 and "no results.sqlite" in res.output
+
+
+def test_set_means_plugin_dot_param_in_the_data_commands(cli, tmp_path):
+    """``--set`` takes ``<plugin>.<param>`` in ``data synth`` and ``data check`` as in ``run``."""
+    out = tmp_path / "synth"
+    small = ("synthetic.n_patients=2", "synthetic.size=24", "synthetic.n_slices=2")
+    res = cli("data", "synth", str(out), *(a for s in small for a in ("--set", s)))
+    assert res.exit_code == 0, res.output
+    assert len(list(out.glob("volume-*.nii"))) == 2
+    res = cli("data", "synth", str(out), "--set", "n_patients=2")
+    assert res.exit_code == 2 and "has no scope; write <plugin>.<param>" in res.output
+    res = cli("data", "check", "--dataset", "lits", "--data-dir", str(out), "--set", "x.y=1")
+    assert res.exit_code == 2 and "unknown scope 'x'; valid scopes are: lits" in res.output
+    res = cli("data", "check", "--dataset", "lits", "--data-dir", str(out), "--set", "lits.x=1")
+    assert res.exit_code == 2 and "'x'" in res.output

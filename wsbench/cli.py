@@ -259,14 +259,15 @@ def data() -> None:
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Phantom parameter, e.g. n_patients=10.",
+    help="Phantom parameter as <plugin>.<param>, e.g. synthetic.n_patients=10.",
 )
 def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
     """Write the phantom in the LiTS layout (volume-N.nii, segmentation-N.nii, organs-N.nii)."""
     from wsbench.data.phantom import write_lits_layout
     from wsbench.grid import parse_sets
+    from wsbench.params import scoped_sets
 
-    overrides = {k.removeprefix("synthetic."): v for k, v in parse_sets(sets).items()}
+    overrides = scoped_sets(parse_sets(sets), {"synthetic"}).get("synthetic", {})
     paths = write_lits_layout(out, profile=profile, **overrides)
     click.echo(f"wrote {len(paths)} files to {out}")
 
@@ -275,7 +276,13 @@ def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
 @click.option("--dataset", required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--target", help="Target whose labels are counted (default: the dataset's default).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Dataset parameter as <plugin>.<param>, e.g. folder.patient_regex=^(p\\d+)_.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
 def check(
     dataset: str, data_dir: Path, target: str | None, sets: tuple[str, ...], as_json: bool
@@ -283,12 +290,13 @@ def check(
     """Validate every file of a dataset; exit 1 with one line per bad file."""
     from wsbench.data.check import check_dataset
     from wsbench.grid import parse_sets
+    from wsbench.params import scoped_sets
     from wsbench.plugins import load_registry
 
     if not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
     cls = load_registry().get("dataset", dataset)
-    overrides = {k.removeprefix(f"{dataset}."): v for k, v in parse_sets(sets).items()}
+    overrides = scoped_sets(parse_sets(sets), {dataset}).get(dataset, {})
     records, errors = check_dataset(cls(data_dir=data_dir, **overrides), target)
     if as_json:
         for rec in records:

@@ -14,7 +14,8 @@ from typing import Any
 
 from wsbench.api import PLUGIN_KINDS, Dataset, Labeler
 from wsbench.errors import IncompatibleError, ParameterError
-from wsbench.params import parse_assignment, split_key, stable_hash
+from wsbench.params import parse_assignment, stable_hash
+from wsbench.params import scoped_sets as _scoped  # house: one --set parser for run and data
 from wsbench.plugins import Registry
 
 NATIVE = "native"  # --weak native: use the weak labels a dataset ships
@@ -256,14 +257,6 @@ def _names(names: Sequence[str], registry: Registry, kind: str) -> list[str]:
     for n in names:
         registry.get(kind, n)
     return list(dict.fromkeys(names))
-
-
-def _scoped(pairs: Mapping[str, Any], scopes: set[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for key, value in pairs.items():
-        scope, name = split_key(key, scopes)
-        out.setdefault(scope, {})[name] = value
-    return out
 
 
 def _merge(a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]]):

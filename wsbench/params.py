@@ -175,6 +175,16 @@ def split_key(key: str, known_scopes: Iterable[str]) -> tuple[str, str]:
     return scope, name
 
 
+def scoped_sets(pairs: Mapping[str, Any], scopes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{"acol.delta": "0.6"}`` -> ``{"acol": {"delta": "0.6"}}``: what ``--set`` means in
+    ``run``, ``data check`` and ``data synth`` alike (every key is ``<plugin>.<param>``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in pairs.items():
+        scope, name = split_key(key, scopes)
+        out.setdefault(scope, {})[name] = value
+    return out
+
+
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
     """``"KEY=VALUE"`` -> ``(KEY, VALUE)`` with a clear error for anything else."""
     if "=" not in text or text.startswith("="):
