@@ -17,6 +17,7 @@ import torch
 
 from wsbench.plugins import load_registry
 from wsbench.runner import RunSpec, run_grid
+from wsbench.stats import PM_FOOTER, mean_sd
 
 LABELERS = ("box-fill", "cam", "acol", "oracle")
 SEEDS = (0, 1, 2)
@@ -62,9 +63,10 @@ def test_pseudo_label_ordering_of_table_2_on_the_phantom(tmp_path, one_thread):
         pseudo[name] = np.array([r["pseudo"]["dice"] for r in rows])
     for name in LABELERS:  # the record behind README.md's table
         print(
-            f"{name:9s} test Dice {test[name].mean():.3f} +- {test[name].std():.3f}   "
-            f"pseudo Dice {pseudo[name].mean():.3f} +- {pseudo[name].std():.3f}"
+            f"{name:9s} test Dice {mean_sd(test[name]).text()}   "
+            f"pseudo Dice {mean_sd(pseudo[name]).text()}"
         )
+    print(PM_FOOTER)
     mean = {name: float(v.mean()) for name, v in pseudo.items()}
     assert mean["box-fill"] < mean["acol"], mean
     assert mean["cam"] < mean["acol"], mean
