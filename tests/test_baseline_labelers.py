@@ -90,3 +90,23 @@ def test_validate_boxes_required_slices():
     validate_boxes("c1", boxes, (3, 4, 4), required_slices=[0, 2])
     with pytest.raises(WeakLabelError, match=r"target slices \[1\] have no box"):
         validate_boxes("c1", boxes, (3, 4, 4), required_slices=np.array([0, 1, 2]))
+
+
+def test_the_default_label_loops_over_label_case_and_names_a_missing_one(tmp_path):
+    from wsbench.api import LabelContext, Labeler
+
+    class Neither(Labeler):
+        name = "neither"
+        consumes = ("box",)
+
+    ctx = LabelContext(device="cpu", seed=0, classes=("tumor",), workdir=tmp_path)
+    with pytest.raises(NotImplementedError, match="'neither' implements neither"):
+        Neither().label([_weak_case(BoxLabel(slices=np.array([0])))], ctx)
+
+
+def test_check_weak_kind_passes_consumed_kinds():
+    from wsbench.api import check_weak_kind
+    from wsbench.plugins import load_registry
+
+    box_fill = load_registry().get("labeler", "box-fill")
+    check_weak_kind(box_fill, [_weak_case(BoxLabel(slices=np.array([0])))])  # no error

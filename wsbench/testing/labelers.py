@@ -35,6 +35,7 @@ from wsbench.api import (
     Param,
     PseudoLabel,
     WeakCase,
+    check_weak_kind,
 )
 from wsbench.plugins import load_registry
 from wsbench.weak.simulate import simulate_weak, weak_case
@@ -94,6 +95,7 @@ class LabelerConformance:
     def run_labeler(self, workdir: Path) -> tuple[list[WeakCase], list[PseudoLabel]]:
         cases = self.weak_cases()
         labeler = self.labeler_class()(profile="quick", **self.overrides)
+        check_weak_kind(labeler, cases)  # as the runner does before labelling
         return cases, labeler.label(cases, self.context(workdir, cases[0].classes))
 
     @pytest.fixture(scope="class")
