@@ -1,4 +1,4 @@
-"""wsbench.figures: Dice-versus-parameter curves from stored records (002's Fig. 3)."""
+"""wsbench.leaderboard.figures: Dice-versus-parameter curves from stored records (002's Fig. 3)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from wsbench.errors import ParameterError
-from wsbench.figures import metric_panels, metric_vs_param_table, plot_metric_vs_param
+from wsbench.leaderboard.figures import metric_panels, metric_vs_param_table, plot_metric_vs_param
 
 CLASSES = ("liver", "pancreas", "stomach")
 

@@ -1,11 +1,25 @@
 """Leaderboard rows are pure functions of stored records."""
 
+import json
 import math
 
+import numpy as np
 import pytest
 
+from wsbench import stats
 from wsbench.api import Reported
-from wsbench.leaderboard import build_rows, cell_text, columns, to_markdown, write
+from wsbench.leaderboard import (
+    PluginInfo,
+    build_rows,
+    cell_text,
+    check,
+    columns,
+    latest,
+    plugin_info,
+    to_markdown,
+    write,
+)
+from wsbench.leaderboard.rows import MetricInfo, metric_title
 
 
 def _rec(
@@ -18,12 +32,15 @@ def _rec(
     segmenter="unet",
     status="done",
     dataset="synthetic",
+    protocol="box",
+    finished="2026-01-01T00:00:00",
+    extra=None,
 ):
     return {
-        "id": f"{labeler}-{seed}-{version}-{sweep}",
+        "id": f"{labeler}-{segmenter}-{seed}-{version}-{sweep}-{finished}",
         "dataset": dataset,
         "target": "tumor",
-        "protocol": "box",
+        "protocol": protocol,
         "labeler": labeler,
         "segmenter": segmenter,
         "seed": seed,
@@ -32,55 +49,173 @@ def _rec(
         "error": None if status == "done" else "boom",
         "metrics": {"dice": sum(dices) / len(dices)},
         "per_case": [
-            {"case": f"c{i}", "dice": d, "hd95": 2.0 * (1 - d)} for i, d in enumerate(dices)
+            {
+                "case": f"c{i}",
+                "patient": f"p{i}",
+                "dice": d,
+                "hd95": 2.0 * (1 - d),
+                **((extra or {}).get(i, {})),
+            }
+            for i, d in enumerate(dices)
         ],
         "pseudo": {"dice": 0.5},
         "provenance": {
             "wsbench": "0.1.0",
             "profile": "quick",
             "overrides": {},
+            "git_sha": "abc123",
+            "device": "cpu",
             "plugins": {
                 "labeler": {"name": labeler, "version": version},
                 "segmenter": {"name": segmenter, "version": "0.1.0"},
             },
         },
+        "finished_at": finished,
+        "wall_s": 2.0,
     }
 
 
-def test_mean_std_pooled_over_cases_and_seeds():
-    rows = build_rows([_rec("box-fill", 0, [0.2, 0.4]), _rec("box-fill", 1, [0.6, 0.8])])
+INFO = PluginInfo(
+    baselines=frozenset({"box-fill", "oracle"}),
+    metrics={"dice": MetricInfo("dice"), "hd95": MetricInfo("hd95", False, "mm")},
+)
+
+
+def test_mean_and_pm_follow_the_stats_convention():
+    rows = build_rows([_rec("box-fill", 0, [0.2, 0.4]), _rec("box-fill", 1, [0.6, 0.8])], info=INFO)
     (row,) = rows
-    assert row["dice_mean"] == pytest.approx(0.5)
-    assert row["dice_std"] == pytest.approx(math.sqrt(((0.3**2) * 2 + (0.1**2) * 2) / 4))
-    assert row["seeds"] == [0, 1] and row["n_cases"] == 4
-    assert cell_text(row, "metric:dice") == "0.500 ± 0.224"
+    assert row["dice_mean"] == pytest.approx(0.5)  # mean of the seed means 0.3 and 0.7
+    assert row["dice_sd"] == pytest.approx(np.std([0.3, 0.7], ddof=1))
+    assert row["seeds"] == [0, 1] and row["n_cases"] == 4 and row["n_patients"] == 2
+    lo, hi = row["dice_ci_lo"], row["dice_ci_hi"]
+    assert cell_text(row, "metric:dice") == f"0.500 ± 0.283 [{lo:.3f}, {hi:.3f}]"
 
 
-def test_versions_are_never_merged_and_failures_are_counted():
+def test_bootstrap_interval_agrees_with_scipy_and_resamples_patients():
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(3)
+    scores = rng.uniform(0.3, 0.9, size=30)
+    table = stats.seed_patient_table([[(f"p{i}", s) for i, s in enumerate(scores)]])
+    lo, hi = stats.bootstrap_ci(table)
+    ref = bootstrap(
+        (scores,), np.mean, n_resamples=20000, method="percentile", random_state=1
+    ).confidence_interval
+    assert lo == pytest.approx(ref.low, abs=0.01) and hi == pytest.approx(ref.high, abs=0.01)
+    # the unit is the patient: two identical cases per patient give the same interval
+    doubled = stats.seed_patient_table(
+        [[(f"p{i}", s) for i, s in enumerate(scores) for _ in range(2)]]
+    )
+    assert stats.bootstrap_ci(doubled) == (lo, hi)
+    assert stats.bootstrap_ci(table) == (lo, hi)  # seeded: reproducible
+
+
+def test_holm_and_wilcoxon_against_hand_computed_values():
+    assert stats.holm([0.01, 0.04, 0.03, 0.005, math.nan])[:4] == pytest.approx(
+        [0.03, 0.06, 0.06, 0.02]
+    )
+    assert math.isnan(stats.holm([0.01, math.nan])[1])
+    a = {f"p{i}": 0.5 + 0.1 * i for i in range(6)}
+    b = {p: v - 0.05 - 0.01 * i for i, (p, v) in enumerate(a.items())}
+    p, n = stats.paired_wilcoxon(a, b)
+    assert n == 6 and p == pytest.approx(2 / 2**6)  # exact: all 6 differences positive
+    assert stats.paired_wilcoxon(a, a) == (1.0, 6)
+
+
+def test_newest_row_per_configuration_and_versions_never_merged():
+    old = _rec("acol", 0, [0.1], version="0.1.0", finished="2026-01-01")
+    new = _rec("acol", 0, [0.5], version="0.2.0", finished="2026-02-01")
+    assert latest([old, new]) == [new]
+    failed_later = _rec("acol", 0, [0.0], status="failed", finished="2026-03-01")
+    assert latest([new, failed_later]) == [new]  # a newer failure does not hide a result
+    with_ids = [dict(old, config_id="k"), dict(new, config_id="k")]
+    assert [r["id"] for r in latest(with_ids)] == [new["id"]]
     rows = build_rows(
         [
             _rec("acol", 0, [0.5]),
             _rec("acol", 1, [0.7], version="0.2.0"),
             _rec("acol", 2, [0.1], status="failed"),
-        ]
+        ],
+        info=INFO,
     )
     assert len(rows) == 2
     assert sorted(r["dice_mean"] for r in rows) == [0.5, 0.7]
     assert sum(r["failed"] for r in rows) == 1
 
 
-def test_percent_of_oracle_and_reported_numbers():
+def test_baselines_and_metric_directions_come_from_the_plugin_declarations():
+    info = plugin_info()  # the installed plugins
+    assert {"box-fill", "oracle"} <= info.baselines
+    assert metric_title("hd95", info) == "hd95 mm ↓" and metric_title("dice", info) == "dice ↑"
+    recs = [_rec("mine", 0, [0.2, 0.3]), _rec("other", 0, [0.8, 0.9])]
+    custom = PluginInfo(frozenset({"mine"}), {"dice": MetricInfo("dice", False)})
+    rows = build_rows(recs, info=custom)
+    by = {r["labeler"]: r for r in rows}
+    assert by["mine"]["baseline"] and not by["other"]["baseline"]
+    assert by["mine"]["best"]  # lower Dice is better under the custom declaration
+    assert ("dice ↓", "metric:dice") in columns(rows, custom)
+
+
+def test_tied_marks_follow_the_paired_test():
+    n = 10
+    clear = [_rec("box-fill", 0, [0.3 + 0.01 * i for i in range(n)])]
+    clear += [_rec("acol", 0, [0.6 + 0.01 * i for i in range(n)])]
+    by = {r["labeler"]: r for r in build_rows(clear, info=INFO)}
+    assert by["acol"]["best"] and not by["box-fill"]["tied"]
+    assert by["box-fill"]["p_vs_best"] < stats.ALPHA
+    noisy = [_rec("box-fill", 0, [0.5 + 0.05 * (-1) ** i for i in range(n)])]
+    noisy += [_rec("acol", 0, [0.5 + 0.05 * (-1) ** (i // 2) + 0.001 for i in range(n)])]
+    by = {r["labeler"]: r for r in build_rows(noisy, info=INFO)}
+    assert by["acol"]["best"] and by["box-fill"]["tied"]
+    assert cell_text(by["box-fill"], "vs_best").startswith("tied (p=")
+    # the oracle joins the box table as an upper bound, never as "the best"
+    with_oracle = clear + [_rec("oracle", 0, [0.95] * n, protocol="full")]
+    by = {r["labeler"]: r for r in build_rows(with_oracle, info=INFO)}
+    assert by["acol"]["best"] and cell_text(by["oracle"], "vs_best") == "upper bound"
+
+
+def test_misses_per_class_are_summed_from_the_per_case_flags():
+    extra = {0: {"missed/tumor": 1.0, "spurious/tumor": 0.0}, 1: {"missed/tumor": 0.0}}
+    recs = [_rec("acol", s, [0.0, 0.8], extra=extra) for s in (0, 1)]
+    (row,) = build_rows(recs, info=INFO)
+    assert row["misses"] == {"tumor": 1.0} and row["misses_total"] == 1.0
+    assert ("misses ↓", "misses") in columns([row], INFO)
+    assert "missed/tumor_mean" not in row  # flags are counts, not scores
+    (plain,) = build_rows([_rec("acol", 0, [0.5])], info=INFO)
+    assert "misses" not in plain and ("misses ↓", "misses") not in columns([plain], INFO)
+
+
+def test_reported_against_reproduced_is_comparable_only_on_the_same_dataset():
     reported = [
         Reported("lits", "tumor", "acol", "unet", "dice", 0.658, "Paper, Table 2"),
+        Reported("synthetic", "tumor", "box-fill", "unet", "dice", 0.55, "Other, Table 1"),
         Reported("lits", "tumor", "wssl", "unet", "dice", 0.632, "Paper, Table 1"),
     ]
-    rows = build_rows([_rec("oracle", 0, [0.8]), _rec("acol", 0, [0.6])], reported)
-    by = {r["labeler"]: r for r in rows}
-    assert by["acol"]["pct_oracle"] == pytest.approx(75.0)
-    assert cell_text(by["acol"], "reported") == "0.658 (lits)"  # paper's own dataset named
+    recs = [
+        _rec("oracle", 0, [0.8, 0.82, 0.84], protocol="full"),
+        _rec("acol", 0, [0.6, 0.62, 0.64]),
+        _rec("box-fill", 0, [0.5, 0.55, 0.6]),
+    ]
+    by = {r["labeler"]: r for r in build_rows(recs, reported, INFO)}
+    assert by["acol"]["pct_oracle"] == pytest.approx(100 * 0.62 / 0.82)
+    assert not by["acol"]["reported_comparable"] and math.isnan(by["acol"]["reported_diff"])
+    assert by["acol"]["reported_inside"] is None
+    assert cell_text(by["acol"], "reported") == "0.658 (lits)"
+    assert by["box-fill"]["reported_comparable"]
+    assert by["box-fill"]["reported_diff"] == pytest.approx(0.0)
+    assert by["box-fill"]["reported_inside"] is True
     assert by["wssl"]["version"] == "reported only" and by["wssl"]["reported"] == 0.632
-    md = to_markdown(rows, "synthetic")
-    assert "Baselines not run here: box-fill" in md and "Paper, Table 2" in md
+    md = to_markdown(list(by.values()), "synthetic", info=INFO)
+    assert "not comparable" in md and stats.PM_FOOTER in md and stats.CI_FOOTER in md
+
+
+def test_plugin_strings_are_escaped_in_markdown_and_csv(tmp_path):
+    recs = [_rec("a|b<i>", 0, [0.5]), _rec("=cmd()", 0, [0.4])]
+    rows = build_rows(recs, info=INFO)
+    md = to_markdown(rows, "synthetic", info=INFO)
+    assert "a\\|b\\<i\\>" in md and "<i>" not in md
+    write(rows, recs, tmp_path, info=INFO)
+    assert "'=cmd()" in (tmp_path / "synthetic.csv").read_text()
 
 
 def test_sweep_becomes_a_column_and_a_figure(tmp_path):
@@ -90,23 +225,57 @@ def test_sweep_becomes_a_column_and_a_figure(tmp_path):
         for a in ("0", "0.5")
         for s in (0, 1)
     ]
-    rows = build_rows(recs)
-    assert ("alpha", "sweep:weak.alpha") in columns(rows)
-    written = write(rows, recs, tmp_path)
+    rows = build_rows(recs, info=INFO)
+    assert ("alpha", "sweep:weak.alpha") in columns(rows, INFO)
+    written = write(rows, recs, tmp_path, info=INFO)
     names = {p.name for p in written}
-    assert {"synthetic.md", "synthetic.csv", "synthetic.json"} <= names
+    assert {"synthetic.md", "synthetic.csv", "synthetic.json", "records.json"} <= names
     assert "synthetic-weak_alpha.png" in names
+    doc = json.loads((tmp_path / "synthetic.json").read_text())
+    assert all(not k.startswith("_") for r in doc["rows"] for k in r)
 
 
-def test_paper_numbers_for_other_settings_are_listed_under_the_table():
-    reported = [
-        Reported("lits", "tumor", "acol", "deeplabv3", "dice", 0.658, "Fan et al. 2022, T2"),
-        Reported("lits", "tumor", "box-fill", "deeplabv3", "dice", 0.563, "Fan et al. 2022, T2"),
-    ]
-    recs = [_rec("acol", 0, [0.8]), _rec("box-fill", 0, [0.7])]
+class _Registry:
+    """The installed registry with one labeler's version bumped."""
+
+    def __init__(self, bump=None):
+        from wsbench.plugins import load_registry
+
+        self._reg = load_registry()
+        self._bump = bump
+
+    def classes(self, kind):
+        return self._reg.classes(kind)
+
+    def reported(self):
+        return self._reg.reported()
+
+    def all_plugins(self):
+        out = []
+        for kind, cls in self._reg.all_plugins():
+            if (kind, cls.name) == self._bump:
+                cls = type(cls.__name__, (cls,), {"version": "9.9.9"})
+            out.append((kind, cls))
+        return out
+
+
+def test_check_fails_on_edited_tables_and_on_new_plugin_versions(tmp_path):
+    import wsbench
+
+    registry = _Registry()
+    info = plugin_info(registry)
+    recs = [_rec("box-fill", s, [0.5, 0.6]) for s in (0, 1)]
     for r in recs:
-        r["target"] = "liver"  # a phantom liver run: no row matches the paper's tumour numbers
-    rows = build_rows(recs, reported)
-    md = to_markdown(rows, "synthetic", reported)
-    assert "| lits | tumor | acol | deeplabv3 | dice | 0.658 | Fan et al. 2022, T2 |" in md
-    assert "| lits | tumor | box-fill | deeplabv3 | dice | 0.563 |" in md
+        r["provenance"]["wsbench"] = wsbench.__version__
+        for kind, p in r["provenance"]["plugins"].items():
+            p["version"] = info.versions[(kind, p["name"])]
+    grid = tmp_path / "default"
+    write(build_rows(recs, registry.reported(), info), recs, grid, registry.reported(), (), info)
+    assert check(tmp_path, registry) == []
+    bumped = check(tmp_path, _Registry(("labeler", "box-fill")))
+    assert any("installed 9.9.9; re-run the grid" in p for p in bumped), bumped
+    md = grid / "synthetic.md"
+    md.write_text(md.read_text().replace("0.550", "0.990"))
+    assert any("synthetic.md: differs" in p for p in check(tmp_path, registry))
+    (grid / "records.json").unlink()
+    assert any("no records.json" in p for p in check(tmp_path, registry))

@@ -149,40 +149,70 @@ def run(
 @main.command("leaderboard")
 @click.option(
     "--results",
+    "results",
+    multiple=True,
     type=click.Path(path_type=Path),
-    default=Path("wsbench-out"),
-    show_default=True,
-    help="A run's --out folder (or its results.sqlite).",
+    help="A run's --out folder, its results.sqlite, or a published leaderboards/<grid> "
+    "folder (repeat for several grids). Default: wsbench-out.",
 )
 @click.option(
     "--to",
     type=click.Path(path_type=Path),
-    default=Path("leaderboards"),
-    show_default=True,
-    help="Folder for <dataset>.md, .csv, .json and figures.",
+    default=None,
+    help="Folder for <dataset>.md, .csv, .json, records.json, figures and gallery overlays "
+    "(default: leaderboards, unless only --site or --check is given).",
 )
-def leaderboard_cmd(results: Path, to: Path) -> None:
-    """Write leaderboard tables (and sweep figures) from stored results."""
+@click.option(
+    "--site",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Build the static HTML site into this folder.",
+)
+@click.option(
+    "--check",
+    "check_dir",
+    is_flag=False,
+    flag_value="leaderboards",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Fail when the published leaderboards (default folder: leaderboards) no longer "
+    "match what the current code and plugin versions would publish.",
+)
+def leaderboard_cmd(
+    results: tuple[Path, ...], to: Path | None, site: Path | None, check_dir: Path | None
+) -> None:
+    """Write leaderboard tables, figures and the static site from stored results."""
     from wsbench import leaderboard
+    from wsbench.leaderboard.publish import plain_name
     from wsbench.plugins import load_registry
-    from wsbench.store import Store
 
-    db = results if results.suffix == ".sqlite" else results / "results.sqlite"
-    if not db.exists():
-        raise WsbenchError(
-            f"--results {results}: no results.sqlite there; run `wsbench run "
-            "--out DIR` first and pass that DIR"
-        )
-    with Store(db) as store:
-        records = store.records()
-    reported = load_registry().reported()
-    rows = leaderboard.build_rows(records, reported)
-    written = leaderboard.write(rows, records, to, reported)
+    registry = load_registry()
     console = Console()
-    for ds in sorted({r["dataset"] for r in rows}):
-        console.print(_rich_table([r for r in rows if r["dataset"] == ds], ds))
-    for path in written:
-        console.print(f"wrote {path}")
+    if check_dir is not None:
+        problems = leaderboard.check(check_dir, registry)
+        for line in problems:
+            click.echo(f"stale: {line}", err=True)
+        if problems:
+            sys.exit(1)
+        console.print(f"{check_dir}: up to date")
+        if not results and to is None and site is None:
+            return
+    sources = [leaderboard.load_source(p) for p in (results or (Path("wsbench-out"),))]
+    reported = registry.reported()
+    info = leaderboard.plugin_info(registry)
+    if to is None and site is None:
+        to = Path("leaderboards")
+    for src in sources:
+        rows = leaderboard.build_rows(src.records, reported, info)
+        if to is not None:
+            dest = to if len(sources) == 1 else to / plain_name(src.name)
+            for path in leaderboard.write(rows, src.records, dest, reported, src.roots, info):
+                console.print(f"wrote {path}", highlight=False)
+        for ds in sorted({r["dataset"] for r in rows}):
+            console.print(_rich_table([r for r in rows if r["dataset"] == ds], ds))
+    if site is not None:
+        pages = leaderboard.build_site(sources, site, reported, info)
+        console.print(f"site: {pages[0]} ({len(pages) - 1} pages)", highlight=False)
 
 
 @main.command()
@@ -323,15 +353,7 @@ def check(
 def _rich_table(rows: list[dict], dataset: str) -> Table:
     from wsbench import leaderboard
 
-    table = Table(title=f"wsbench leaderboard — {dataset}")
-    # the terminal table leaves out versions; the written tables keep them
-    cols = [c for c in leaderboard.columns(rows) if c[1] != "version"]
-    for title, _ in cols:
-        table.add_column(title)
-    for r in rows:
-        style = "dim" if r.get("baseline") else None
-        table.add_row(*(leaderboard.cell_text(r, k) for _, k in cols), style=style)
-    return table
+    return leaderboard.rich_table(rows, dataset)
 
 
 def _warn_failures(registry) -> None:

@@ -18,8 +18,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wsbench.errors import ParameterError
+from wsbench.stats import PM_FOOTER, mean_sd
 
-__all__ = ["SeriesPoint", "metric_panels", "metric_vs_param_table", "plot_metric_vs_param"]
+__all__ = [
+    "SeriesPoint",
+    "metric_panels",
+    "metric_vs_param_table",
+    "plot_dice_vs_cost",
+    "plot_metric_vs_param",
+]
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class SeriesPoint:
     metric: str
     value: float  # the swept parameter's value
     mean: float
-    std: float  # sample std over seeds (0 for a single seed)
+    std: float  # sample std over seeds (0 for a single seed): the wsbench.stats ± convention
     n: int
 
 
@@ -80,9 +87,9 @@ def metric_vs_param_table(
                 groups[(_method_name(r, several), metric, x)].append(float(r["metrics"][metric]))
     points = []
     for (method, metric, x), values in sorted(groups.items()):
-        arr = np.asarray(values, dtype=float)
-        std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        points.append(SeriesPoint(method, metric, x, float(arr.mean()), std, int(arr.size)))
+        spread = mean_sd(values)
+        std = spread.sd if spread.n > 1 else 0.0
+        points.append(SeriesPoint(method, metric, x, spread.mean, std, spread.n))
     return points
 
 
@@ -126,6 +133,66 @@ def plot_metric_vs_param(
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(metric_prefix)
     axes[-1].legend(fontsize="small", loc="best")
+    fig.supxlabel("error bars: " + PM_FOOTER, fontsize="x-small")
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100)
+    return out_png
+
+
+def plot_dice_vs_cost(
+    rows: Sequence[dict[str, Any]], out_png: Path | str, metric: str = "dice"
+) -> Path | None:
+    """Dice against annotation seconds per object of each row's weak-label kind.
+
+    ``rows`` are leaderboard rows (``wsbench.leaderboard.rows``); the error bars are their
+    95 % bootstrap intervals over patients. Kinds without a cited cost are left off; None
+    when fewer than two kinds remain (no trade-off to draw)."""
+    from wsbench.leaderboard.costs import cost_of, weak_kind
+    from wsbench.stats import CI_FOOTER
+
+    pts = [
+        (cost_of(r["protocol"]).seconds, r)  # type: ignore[union-attr]
+        for r in rows
+        if r.get("seeds")
+        and cost_of(r["protocol"])
+        and np.isfinite(r.get(f"{metric}_mean", np.nan))
+    ]
+    if len({weak_kind(r["protocol"]) for _, r in pts}) < 2:
+        return None
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.subplots()
+    segmenters = sorted({r["segmenter"] for _, r in pts})
+    labelers = sorted({r["labeler"] for _, r in pts})
+    markers = "osD^v<>P*X"
+    for x, r in pts:
+        mean = r[f"{metric}_mean"]
+        lo, hi = r.get(f"{metric}_ci_lo", np.nan), r.get(f"{metric}_ci_hi", np.nan)
+        yerr = [[mean - lo], [hi - mean]] if np.isfinite(lo) and np.isfinite(hi) else None
+        # a small horizontal offset per segmenter keeps equal-cost points apart
+        dx = 1.0 + 0.06 * (segmenters.index(r["segmenter"]) - (len(segmenters) - 1) / 2)
+        ax.errorbar(
+            [x * dx],
+            [mean],
+            yerr=yerr,
+            marker=markers[segmenters.index(r["segmenter"]) % len(markers)],
+            color=f"C{labelers.index(r['labeler']) % 10}",
+            capsize=3,
+            linestyle="none",
+        )
+    for i, lab in enumerate(labelers):
+        ax.plot([], [], "s", color=f"C{i % 10}", label=lab)
+    for j, seg in enumerate(segmenters):
+        ax.plot([], [], markers[j % len(markers)], color="gray", label=seg)
+    kinds = sorted({(x, weak_kind(r["protocol"])) for x, r in pts})
+    ax.set_xscale("log")
+    ax.set_xticks([x for x, _ in kinds], [f"{k}\n{x:g} s" for x, k in kinds])
+    ax.minorticks_off()
+    ax.set_xlabel("annotation seconds per object (cited study)")
+    ax.set_ylabel(f"test {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best", ncols=2)
+    fig.supxlabel("error bars: " + CI_FOOTER, fontsize="x-small")
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=100)
