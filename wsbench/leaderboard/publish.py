@@ -16,6 +16,7 @@ with the installed ones: either difference means the folder is stale.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -50,9 +51,11 @@ def load_source(path: Path) -> Source:
     from wsbench.store import Store
 
     with Store(db) as store:
-        try:
+        # a store that selects the newest row per configuration itself says so with a
+        # ``latest`` parameter; ``latest()`` below is applied either way
+        if "latest" in inspect.signature(store.records).parameters:
             records = store.records(latest=True)  # type: ignore[call-arg]
-        except TypeError:
+        else:
             records = store.records()
     name = db.parent.name if db.parent.name not in ("", ".") else "results"
     return Source(name, latest(records), [db.parent])
