@@ -45,7 +45,7 @@ def load_source(path: Path) -> Source:
     db = path if path.suffix == ".sqlite" else path / "results.sqlite"
     if not db.is_file():
         raise WsbenchError(
-            f"--results {path}: neither a results.sqlite nor a {RECORDS} there; run "
+            f"--results {path}: no results.sqlite (or {RECORDS}) there; run "
             "`wsbench run --out DIR` first and pass that DIR, or a published leaderboards/<grid>"
         )
     from wsbench.store import Store
