@@ -64,12 +64,16 @@ def test_publish_build_the_site_and_check(tmp_path):
     res = cli.invoke(main, ["leaderboard", "--results", str(run), "--to", str(pub)])
     assert res.exit_code == 0, res.output
     assert len(json.loads((pub / "records.json").read_text())["records"]) == 4
-    site = tmp_path / "site"
+    site = tmp_path / "leaderboards" / "site"
     res = cli.invoke(main, ["leaderboard", "--results", str(pub), "--site", str(site)])
     assert res.exit_code == 0, res.output
     assert (site / "index.html").is_file() and len(list(site.glob("*.html"))) == 2
     res = cli.invoke(main, ["leaderboard", "--check", str(tmp_path / "leaderboards")])
     assert res.exit_code == 0, res.output
+    index = site / "index.html"
+    index.write_text(index.read_text().replace("wsbench leaderboard", "edited"))
+    res = cli.invoke(main, ["leaderboard", "--check", str(tmp_path / "leaderboards")])
+    assert res.exit_code == 1 and "index.html: differs from the rebuilt site" in res.output
     md = pub / "synthetic.md"
     md.write_text(md.read_text() + "hand edit\n")
     res = cli.invoke(main, ["leaderboard", "--check", str(tmp_path / "leaderboards")])

@@ -32,6 +32,8 @@ from wsbench.leaderboard.rows import PluginInfo, build_rows, latest, plugin_info
 from wsbench.leaderboard.site import Source, find_overlay, safe_slug, select_gallery
 
 RECORDS = "records.json"
+SITE = "site"  # leaderboards/site/: the site built from the grid folders beside it
+SITE_COMMAND = "wsbench leaderboard --results {folder}/<grid> ... --site {folder}/site"
 
 
 def load_source(path: Path) -> Source:
@@ -169,7 +171,9 @@ def check(folder: Path, registry: Any = None) -> list[str]:
     info = plugin_info(registry)
     reported = registry.reported()
     folder = Path(folder)
-    grids = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    site = folder / SITE
+    grids = [p for p in subs if p != site]
     if not grids:
         return [f"{folder}: no published grid folders; publish with wsbench leaderboard --to"]
     problems = []
@@ -199,6 +203,33 @@ def check(folder: Path, registry: Any = None) -> list[str]:
             for extra in sorted(grid.glob("*.md")) + sorted(grid.glob("*.csv")):
                 if extra.name not in names and extra.name != "README.md":
                     problems.append(f"{extra}: not built from {RECORDS}; remove it")
+    if site.is_dir() and not problems:
+        problems += _site_problems(site, grids, reported, info)
+    return problems
+
+
+def _site_problems(site: Path, grids: Sequence[Path], reported, info) -> list[str]:
+    """The committed site against one rebuilt from the committed grid folders (pages and
+    downloads; the PNG figures are not compared byte for byte)."""
+    from wsbench.leaderboard.site import build_site
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp)
+        build_site(
+            [load_source(g) for g in grids if (g / RECORDS).is_file()], fresh, reported, info
+        )
+        want = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
+        have = {p.relative_to(site) for p in site.rglob("*") if p.is_file()}
+        problems = [f"{site / p}: missing" for p in sorted(want - have)]
+        problems += [f"{site / p}: not part of the site any more" for p in sorted(have - want)]
+        for rel in sorted(want & have):
+            if (
+                rel.suffix in (".html", ".csv", ".json")
+                and (fresh / rel).read_bytes() != (site / rel).read_bytes()
+            ):
+                problems.append(f"{site / rel}: differs from the rebuilt site")
+    if problems:
+        problems.append(f"rebuild the site: {SITE_COMMAND.format(folder=site.parent)}")
     return problems
 
 

@@ -146,7 +146,7 @@ def build_site(
         (out / sub).mkdir()
     pages: list[Path] = []
     index: list[tuple[Source, str, str, list[list[dict[str, Any]]]]] = []
-    for src in sources:
+    for src in sorted(sources, key=lambda s: s.name):
         rows = build_rows(src.records, reported, info)
         for dataset in sorted({r["dataset"] for r in rows}):
             ds_rows = [r for r in rows if r["dataset"] == dataset]
