@@ -87,3 +87,25 @@ def test_plot_writes_a_png_with_one_panel_per_class_plus_mean(tmp_path):
 def test_an_unswept_parameter_is_a_clear_error(tmp_path):
     with pytest.raises(ParameterError, match="weak.alpha"):
         plot_metric_vs_param(_rows(), "weak.beta", out_png=tmp_path / "x.png")
+
+
+def test_dice_against_annotation_cost_needs_two_cited_kinds(tmp_path):
+    from wsbench.leaderboard.figures import plot_dice_vs_cost
+
+    def row(labeler, protocol, mean):
+        return {
+            "labeler": labeler,
+            "segmenter": "unet",
+            "protocol": protocol,
+            "seeds": [0],
+            "dice_mean": mean,
+            "dice_ci_lo": mean - 0.05,
+            "dice_ci_hi": mean + 0.05,
+        }
+
+    boxes = [row("box-fill", "box", 0.6), row("acol", "box", 0.7)]
+    assert plot_dice_vs_cost(boxes, tmp_path / "one.png") is None  # one kind: no trade-off
+    recist = [row("x", "recist", 0.5)]  # no cited cost: left off
+    assert plot_dice_vs_cost(boxes + recist, tmp_path / "r.png") is None
+    out = plot_dice_vs_cost(boxes + [row("oracle", "full", 0.9)], tmp_path / "two.png")
+    assert out is not None and Image.open(out).size[0] > 300
