@@ -337,19 +337,23 @@ def _reported_for(row: dict[str, Any], reported: Sequence[Reported]) -> Reported
 
 
 def _attach_reported(row: dict[str, Any], match: Reported | None) -> None:
-    row["reported"] = match.value if match else math.nan
-    row["reported_dataset"] = match.dataset if match else ""
-    row["reported_source"] = (
-        (match.source + (f" ({match.note})" if match.note else "")) if match else ""
-    )
-    comparable = bool(match) and match.dataset == row["dataset"]
-    row["reported_comparable"] = comparable
+    row["reported_comparable"] = False
+    row["reported_diff"], row["reported_inside"] = math.nan, None
+    if match is None:
+        row["reported"], row["reported_dataset"], row["reported_source"] = math.nan, "", ""
+        return
+    row["reported"] = match.value
+    row["reported_dataset"] = match.dataset
+    row["reported_source"] = match.source + (f" ({match.note})" if match.note else "")
+    if match.dataset != row["dataset"]:
+        return  # another dataset: context, never a comparison
+    row["reported_comparable"] = True
     mean = row.get(f"{MAIN_METRIC}_mean", math.nan)
     lo, hi = row.get(f"{MAIN_METRIC}_ci_lo", math.nan), row.get(f"{MAIN_METRIC}_ci_hi", math.nan)
-    row["reported_diff"] = mean - match.value if comparable and _finite(mean) else math.nan
-    row["reported_inside"] = (
-        bool(lo <= match.value <= hi) if comparable and _finite(lo) and _finite(hi) else None
-    )
+    if _finite(mean):
+        row["reported_diff"] = mean - match.value
+    if _finite(lo) and _finite(hi):
+        row["reported_inside"] = bool(lo <= match.value <= hi)
 
 
 def _reported_only(rows: Sequence[dict[str, Any]], reported: Sequence[Reported]):
@@ -413,7 +417,7 @@ def boards(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     method is compared with the oracle; they keep a table of their own only when they
     join none. The lists hold the rows themselves, not copies."""
     own: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    full = []
+    full: list[dict[str, Any]] = []
     for r in rows:
         (full if r["protocol"] == FULL else own[board_key(r)]).append(r)
     joined: set[int] = set()

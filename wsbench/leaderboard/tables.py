@@ -74,13 +74,13 @@ def to_markdown(
         lines += ["", "Numbers the papers report for other settings (not runs of this table):", ""]
         lines.append("| dataset | target | labeler | segmenter | metric | value | source |")
         lines.append("|---|---|---|---|---|---|---|")
-        for r in extra:
-            cells = (r.dataset, r.target, r.labeler, r.segmenter, r.metric)
-            source = r.source + (f" ({r.note})" if r.note else "")
+        for rep in extra:
+            fields = (rep.dataset, rep.target, rep.labeler, rep.segmenter, rep.metric)
+            source = rep.source + (f" ({rep.note})" if rep.note else "")
             lines.append(
                 "| "
-                + " | ".join(md_escape(c) for c in cells)
-                + f" | {r.value:.3f} | {md_escape(source)} |"
+                + " | ".join(md_escape(c) for c in fields)
+                + f" | {rep.value:.3f} | {md_escape(source)} |"
             )
     failed = sum(r.get("failed", 0) for r in rows)
     if failed:
