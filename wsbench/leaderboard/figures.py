@@ -160,7 +160,7 @@ def plot_dice_vs_cost(
     ]
     if len({weak_kind(r["protocol"]) for _, r in pts}) < 2:
         return None
-    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    fig = Figure(figsize=(7.2, 3.6), layout="constrained")
     ax = fig.subplots()
     segmenters = sorted({r["segmenter"] for _, r in pts})
     labelers = sorted({r["labeler"] for _, r in pts})
@@ -191,7 +191,7 @@ def plot_dice_vs_cost(
     ax.set_xlabel("annotation seconds per object (cited study)")
     ax.set_ylabel(f"test {metric}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best", ncols=2)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.supxlabel("error bars: " + CI_FOOTER, fontsize="x-small")
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

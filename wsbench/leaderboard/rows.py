@@ -591,11 +591,11 @@ def columns(
     return cols
 
 
-def cell_text(row: dict[str, Any], key: str) -> str:
+def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> str:
     if key.startswith("sweep:"):
         return str(row["sweep"].get(key[6:], ""))
     if key.startswith("metric:"):
-        return metric_text(row, key[7:])
+        return metric_text(row, key[7:], metric_digits(key[7:], info))
     value = row.get(key)
     if key == "labeler":
         return str(value) + (" (baseline)" if row.get("baseline") else "")
@@ -615,7 +615,12 @@ def cell_text(row: dict[str, Any], key: str) -> str:
     return str(value if value is not None else "")
 
 
-def metric_text(row: dict[str, Any], m: str, digits: int = 3) -> str:
+def metric_digits(m: str, info: PluginInfo | None = None) -> int:
+    """Decimals shown: 1 for distances in mm, 3 for ratios."""
+    return 1 if (info or plugin_info()).metric(m).unit == "mm" else 3
+
+
+def metric_text(row: dict[str, Any], m: str, digits: int = 3, sep: str = " ") -> str:
     """``mean ± sd [lo, hi]`` (± over seeds, interval over patients; see wsbench.stats)."""
     mean = row.get(f"{m}_mean", math.nan)
     if not _finite(mean):
@@ -625,7 +630,7 @@ def metric_text(row: dict[str, Any], m: str, digits: int = 3) -> str:
     )
     lo, hi = row.get(f"{m}_ci_lo", math.nan), row.get(f"{m}_ci_hi", math.nan)
     if _finite(lo) and _finite(hi):
-        text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+        text += f"{sep}[{lo:.{digits}f}, {hi:.{digits}f}]"
     missing = row.get(f"{m}_n_missing", 0)
     return text + (f" ({missing} n/a)" if missing else "")
 

@@ -31,6 +31,7 @@ from wsbench.leaderboard.rows import (
     build_rows,
     class_names,
     compared_boards,
+    metric_digits,
     metric_title,
     misses_text,
     plugin_info,
@@ -296,7 +297,7 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
             _td(r["segmenter"], r["segmenter"]),
         ]
         for m in metrics:
-            cells.append(_metric_td(r, m))
+            cells.append(_metric_td(r, m, metric_digits(m, info)))
         if show_misses:
             total = r.get("misses_total")
             cells.append(_td(misses_text(r), total if total is not None else ""))
@@ -312,9 +313,17 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
         cls = " class='ref'" if not r.get("seeds") else cls
         trs.append(f"<tr{cls}>{''.join(cells)}</tr>")
     params = sweep_params(board)
+    patients = sorted({r.get("n_patients") or 0 for r in board if r.get("seeds")})
+    few = ""
+    if patients and patients[0] < 5:
+        few = (
+            f"<p class='muted'>Only {patients[0]} test patient(s): intervals and paired tests "
+            "over so few patients cannot show a difference; read them as such.</p>"
+        )
     return (
         f"<section id='{_board_anchor(first)}'><h2>{_board_title(first)}</h2>"
         + (f"<p class='muted'>swept: {', '.join(esc(p) for p in params)}</p>" if params else "")
+        + few
         + f"<table class='lb sortable' id='t{t}'><thead><tr>{ths}</tr></thead>"
         f"<tbody>{''.join(trs)}</tbody></table>" + _comparisons(table.comparisons) + "</section>"
     )
@@ -328,17 +337,21 @@ def _num_td(v: Any) -> str:
     return _td(f"{v:.3f}" if _finite(v) else "–", v if _finite(v) else "")
 
 
-def _metric_td(r: dict[str, Any], m: str) -> str:
+def _metric_td(r: dict[str, Any], m: str, digits: int = 3) -> str:
     mean = r.get(f"{m}_mean")
     if not _finite(mean):
         return _td("–", "")
     sd, lo, hi = r.get(f"{m}_sd"), r.get(f"{m}_ci_lo"), r.get(f"{m}_ci_hi")
-    extra = f" <span class='sd'>± {sd:.3f}</span>" if _finite(sd) else ""
-    ci = f"<br><span class='ci'>[{lo:.3f}, {hi:.3f}]</span>" if _finite(lo) and _finite(hi) else ""
+    extra = f" <span class='sd'>± {sd:.{digits}f}</span>" if _finite(sd) else ""
+    ci = (
+        f"<br><span class='ci'>[{lo:.{digits}f}, {hi:.{digits}f}]</span>"
+        if _finite(lo) and _finite(hi)
+        else ""
+    )
     missing = r.get(f"{m}_n_missing", 0)
     na = f" <span class='muted'>({missing} n/a)</span>" if missing else ""
     cls = " class='best'" if r.get("best") and m == MAIN_METRIC else ""
-    return f"<td data-v='{mean!r}'{cls}><b>{mean:.3f}</b>{extra}{ci}{na}</td>"
+    return f"<td data-v='{mean!r}'{cls}><b>{mean:.{digits}f}</b>{extra}{ci}{na}</td>"
 
 
 def _vs_best_td(r: dict[str, Any]) -> str:

@@ -27,7 +27,8 @@ FOOTER = (
     f"{stats.PM_FOOTER}. {stats.CI_FOOTER}. {stats.TEST_FOOTER}. "
     "Misses: test cases per seed where a class of the ground truth is not predicted at all. "
     "Distances in mm at voxel spacing. pseudo Dice: pseudo masks against training ground "
-    "truth. % oracle: Dice relative to the fully supervised oracle with the same segmenter."
+    "truth. % oracle: Dice relative to the fully supervised oracle with the same segmenter. "
+    "Dimmed or marked (baseline): box-fill, the oracle and labelers that declare baseline."
 )
 
 
@@ -53,7 +54,7 @@ def to_markdown(
     lines.append("| protocol | " + " | ".join(t for t, _ in cols) + " |")
     lines.append("|---|" + "|".join("---" for _ in cols) + "|")
     for r in rows:
-        cells = [md_escape(r["protocol"])] + [md_escape(cell_text(r, k)) for _, k in cols]
+        cells = [md_escape(r["protocol"])] + [md_escape(cell_text(r, k, info)) for _, k in cols]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", FOOTER]
     missing = sorted(b for b in info.baselines if not any(r["labeler"] == b for r in rows))
@@ -129,20 +130,35 @@ def _looks_numeric(v: str) -> bool:
 
 
 def rich_table(rows: Sequence[dict[str, Any]], dataset: str, info: PluginInfo | None = None):
-    """The terminal table of one dataset (versions left out; the written tables keep them)."""
+    """The terminal table of one dataset: the Markdown columns less versions, the paper
+    column when no row has a paper number, and the protocol when there is only one."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"wsbench leaderboard — {escape(dataset)}", caption=FOOTER)
+    from wsbench.leaderboard.rows import metric_digits, metric_text
+
+    info = info or plugin_info()
+    table = Table(title=f"wsbench leaderboard — {escape(dataset)}", caption=escape(FOOTER))
     cols = [c for c in columns(rows, info) if c[1] != "version"]
-    table.add_column("protocol")
+    if not any(r.get("reported_source") for r in rows):
+        cols = [c for c in cols if c[1] != "reported"]
+    protocols = len({r["protocol"] for r in rows}) > 1
+    if protocols:
+        table.add_column("protocol")
     for title, _ in cols:
-        table.add_column(escape(title))
+        table.add_column(escape(title), overflow="fold")
+
+    def text(r: dict[str, Any], key: str) -> str:
+        if key == "labeler":
+            return str(r["labeler"])  # baselines are dimmed instead
+        if key.startswith("metric:"):
+            m = key[len("metric:") :]
+            return metric_text(r, m, metric_digits(m, info), sep="\n")
+        return cell_text(r, key, info)
+
     for r in rows:
-        style = "dim" if r.get("baseline") else None
-        table.add_row(
-            escape(str(r["protocol"])),
-            *(escape(cell_text(r, k)) for _, k in cols),
-            style=style,
-        )
+        cells = [escape(text(r, k)) for _, k in cols]
+        if protocols:
+            cells.insert(0, escape(str(r["protocol"])))
+        table.add_row(*cells, style="dim" if r.get("baseline") else None)
     return table
