@@ -279,3 +279,12 @@ def test_check_fails_on_edited_tables_and_on_new_plugin_versions(tmp_path):
     assert any("synthetic.md: differs" in p for p in check(tmp_path, registry))
     (grid / "records.json").unlink()
     assert any("no records.json" in p for p in check(tmp_path, registry))
+
+
+def test_tables_follow_the_numeric_order_of_sweep_points():
+    from wsbench.leaderboard import boards
+
+    recs = [_rec("smile", 0, [0.5], sweep={"weak.alpha": a}) for a in ("10", "0.5", "0")]
+    rows = build_rows(recs, info=INFO)
+    assert [r["sweep"]["weak.alpha"] for r in rows] == ["0", "0.5", "10"]
+    assert [b[0]["sweep"]["weak.alpha"] for b in boards(rows)] == ["0", "0.5", "10"]

@@ -186,7 +186,7 @@ def build_rows(
             r["dataset"],
             r["target"],
             r["protocol"],
-            json.dumps(r["sweep"], sort_keys=True, default=str),
+            sweep_sort_key(r["sweep"]),
             not r.get("seeds"),
             direction * _num(r.get(f"{MAIN_METRIC}_mean"), -direction * math.inf),
         )
@@ -409,6 +409,18 @@ def board_key(row: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
+def sweep_sort_key(sweep: dict[str, Any]) -> tuple:
+    """Sweep points in numeric order where the values are numbers (0 < 0.5 < 10)."""
+    out = []
+    for k in sorted(sweep):
+        v = sweep[k]
+        try:
+            out.append((k, 0, float(v), ""))
+        except (TypeError, ValueError):
+            out.append((k, 1, 0.0, str(v)))
+    return tuple(out)
+
+
 def boards(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Rows grouped into tables: one per dataset, target, protocol and sweep point.
 
@@ -431,7 +443,8 @@ def boards(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for f in full:
         if id(f) not in joined:
             own[board_key(f)].append(f)
-    return [own[k] for k in sorted(own)]
+    order = sorted(own, key=lambda k: (k[:3], sweep_sort_key(json.loads(k[3]))))
+    return [own[k] for k in order]
 
 
 @dataclass

@@ -312,7 +312,6 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
         cls = " class='base'" if r.get("baseline") else ""
         cls = " class='ref'" if not r.get("seeds") else cls
         trs.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    params = sweep_params(board)
     patients = sorted({r.get("n_patients") or 0 for r in board if r.get("seeds")})
     few = ""
     if patients and patients[0] < 5:
@@ -322,7 +321,6 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
         )
     return (
         f"<section id='{_board_anchor(first)}'><h2>{_board_title(first)}</h2>"
-        + (f"<p class='muted'>swept: {', '.join(esc(p) for p in params)}</p>" if params else "")
         + few
         + f"<table class='lb sortable' id='t{t}'><thead><tr>{ths}</tr></thead>"
         f"<tbody>{''.join(trs)}</tbody></table>" + _comparisons(table.comparisons) + "</section>"
@@ -351,6 +349,7 @@ def _metric_td(r: dict[str, Any], m: str, digits: int = 3) -> str:
     missing = r.get(f"{m}_n_missing", 0)
     na = f" <span class='muted'>({missing} n/a)</span>" if missing else ""
     cls = " class='best'" if r.get("best") and m == MAIN_METRIC else ""
+    cls = " class='m best'" if cls else " class='m'"
     return f"<td data-v='{mean!r}'{cls}><b>{mean:.{digits}f}</b>{extra}{ci}{na}</td>"
 
 
@@ -589,7 +588,7 @@ table.lb th{background:#f6f8fa;white-space:nowrap}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th .sort{color:#0550ae;margin-left:.2em}
 tr.base td{background:#fbfbf4}tr.ref td{color:#656d76;font-style:italic}
-td.best b{color:#1a7f37}.sd{color:#656d76}.ci{color:#656d76;font-size:.85em}
+td.best b{color:#1a7f37}td.m{white-space:nowrap}.sd{color:#656d76}.ci{color:#656d76;font-size:.85em}
 .tag{display:inline-block;border-radius:1em;padding:0 .5em;font-size:.8em;
 border:1px solid}
 .tag.base{color:#7d4e00;border-color:#d4a72c;background:#fff8c5}
