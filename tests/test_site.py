@@ -52,11 +52,23 @@ def test_gallery_takes_the_worst_and_best_case_with_an_overlay(tmp_path):
         png = tmp_path / "synthetic" / rec["id"] / "overlays" / f"case{i}_z004.png"
         png.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(png)
-    from wsbench.leaderboard import build_rows
+    train = tmp_path / "synthetic" / rec["id"] / "train" / "overlays" / "case9_z003.png"
+    train.parent.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(train)
+    from wsbench.leaderboard import build_rows, write
 
     rows = build_rows([rec], info=INFO)
     items = select_gallery(rows, [rec], [tmp_path])
-    assert [(it.which, it.case) for it in items] == [("worst", "case1"), ("best", "case0")]
+    assert [(it.which, it.case) for it in items] == [
+        ("worst", "case1"),
+        ("best", "case0"),
+        ("pseudo label", "training case"),
+    ]
     pages = build_site([Source("g", [rec], [tmp_path])], tmp_path / "site", info=INFO)
-    assert len(list((tmp_path / "site" / "img").glob("*-g-*.png"))) == 2
-    assert "worst</b>" in pages[1].read_text()
+    assert len(list((tmp_path / "site" / "img").glob("*-g-*.png"))) == 3
+    assert "worst</b>" in pages[1].read_text() and "pseudo label</b>" in pages[1].read_text()
+    # a published folder keeps the three pictures and serves them without the run
+    write(rows, [rec], tmp_path / "pub", roots=[tmp_path], info=INFO)
+    again = select_gallery(rows, [rec], [tmp_path / "pub"])
+    assert [it.which for it in again] == ["worst", "best", "pseudo label"]
+    assert all(it.path.is_relative_to(tmp_path / "pub") for it in again)

@@ -7,7 +7,8 @@ A published grid folder (``leaderboards/<grid>/``) holds:
   committed files alone;
 - ``<dataset>.md``, ``.csv``, ``.json``: the tables built from those records;
 - ``<dataset>-<param>.png``: a figure per numeric sweep;
-- ``overlays/<record>/<case>.png``: the gallery's worst and best case of each row.
+- ``overlays/<record>/<case>.png``: the gallery's worst and best case of each row, and
+  ``overlays/<record>/pseudo-label.png``: a training case's pseudo label.
 
 ``check`` rebuilds the tables from ``records.json`` with the current code and compares
 them with the committed ones, and compares every record's plugin and wsbench versions
@@ -29,7 +30,7 @@ from wsbench.api import Reported
 from wsbench.errors import WsbenchError
 from wsbench.leaderboard import tables
 from wsbench.leaderboard.rows import PluginInfo, build_rows, latest, plugin_info, sweep_params
-from wsbench.leaderboard.site import Source, find_overlay, safe_slug, select_gallery
+from wsbench.leaderboard.site import PSEUDO, Source, find_overlay, safe_slug, select_gallery
 
 RECORDS = "records.json"
 SITE = "site"  # leaderboards/site/: the site built from the grid folders beside it
@@ -147,7 +148,8 @@ def _figures(records, rows, to: Path, dataset: str) -> list[Path]:
 def _copy_overlays(rows, records, roots: Sequence[Path], to: Path) -> list[Path]:
     written = []
     for item in select_gallery(rows, records, roots):
-        dest = to / "overlays" / safe_slug(item.record_id) / f"{safe_slug(item.case)}.png"
+        name = "pseudo-label" if item.which == PSEUDO else safe_slug(item.case)
+        dest = to / "overlays" / safe_slug(item.record_id) / f"{name}.png"
         if dest.resolve() == Path(item.path).resolve():
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -91,13 +91,30 @@ def find_overlay(roots: Sequence[Path], dataset: str, record_id: str, case: str)
     return None
 
 
+def find_pseudo_overlay(roots: Sequence[Path], dataset: str, record_id: str) -> Path | None:
+    """The overlay of a training case's pseudo label (ground truth beside the pseudo mask)
+    that a run draws under ``<cell>/train/overlays/``, or its published copy."""
+    for root in roots:
+        root = Path(root)
+        published = root / "overlays" / safe_slug(record_id) / "pseudo-label.png"
+        if published.is_file():
+            return published
+        cell = root / str(dataset) / str(record_id) / "train" / "overlays"
+        if _inside(cell, root) and cell.is_dir():
+            hits = sorted(cell.glob("*.png"))
+            if hits and _inside(hits[0], root):
+                return hits[0]
+    return None
+
+
 def select_gallery(
     rows: Sequence[dict[str, Any]],
     records: Sequence[dict[str, Any]],
     roots: Sequence[Path],
     metric: str = MAIN_METRIC,
 ) -> list[GalleryItem]:
-    """Per row, its worst and best test case (by ``metric``) among those with overlays."""
+    """Per row, its worst and best test case (by ``metric``) among those with overlays,
+    and the pseudo label of a training case when the run drew one."""
     by_id = {str(r.get("id")): r for r in records}
     items = []
     for i, row in enumerate(rows):
@@ -117,7 +134,14 @@ def select_gallery(
         chosen = [("worst", cands[0])] + ([("best", cands[-1])] if len(cands) > 1 else [])
         for which, (score, case, rid, path) in chosen:
             items.append(GalleryItem(i, which, case, score, rid, path))
+        rid = chosen[0][1][2]
+        pseudo = find_pseudo_overlay(roots, row["dataset"], rid)
+        if pseudo is not None:
+            items.append(GalleryItem(i, PSEUDO, "training case", math.nan, rid, pseudo))
     return items
+
+
+PSEUDO = "pseudo label"
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -552,21 +576,35 @@ def _gallery_section(src: Source, rows: list[dict[str, Any]], out: Path, stem: s
             "these runs.</p></section>"
         )
     parts = [
-        "<section><h2>Gallery</h2><p class='muted'>Worst and best test case of each row "
-        "(by Dice, among the cases with overlays): image, ground truth, pseudo label where "
-        "the run drew it, and the prediction.</p><div class='gallery'>"
+        "<section><h2>Gallery</h2><p class='muted'>For each row: its worst and best test "
+        "case by Dice (among the cases the run drew), image, ground truth and prediction; "
+        "then a training case's ground truth beside the pseudo mask the segmenter trained "
+        "on, where the run drew it.</p>"
     ]
+    by_row: dict[int, list[GalleryItem]] = defaultdict(list)
     for it in items:
-        r = rows[it.row]
-        name = f"img/{stem}-g-{safe_slug([it.record_id, it.case])}.png"
-        shutil.copyfile(it.path, out / name)
+        by_row[it.row].append(it)
+    for i, its in by_row.items():
+        r = rows[i]
         parts.append(
-            f"<figure><img src='{esc(name)}' alt='{esc(it.which)} case {esc(it.case)}' "
-            f"loading='lazy'><figcaption><b>{esc(it.which)}</b> · {esc(r['labeler'])} / "
-            f"{esc(r['segmenter'])} · {esc(r['protocol'])} · case {esc(it.case)} · "
-            f"Dice {it.score:.3f}</figcaption></figure>"
+            f"<h3>{esc(r['labeler'])} / {esc(r['segmenter'])} "
+            f"<span class='muted'>{esc(r['protocol'])}</span></h3><div class='gallery'>"
         )
-    parts.append("</div></section>")
+        for it in its:
+            name = f"img/{stem}-g-{safe_slug([it.record_id, it.case, it.which])}.png"
+            shutil.copyfile(it.path, out / name)
+            caption = (
+                f"case {esc(it.case)} · Dice {it.score:.3f}"
+                if _finite(it.score)
+                else "a training case: ground truth, and the pseudo mask in the last panel"
+            )
+            parts.append(
+                f"<figure><img src='{esc(name)}' alt='{esc(it.which)}: {esc(it.case)}' "
+                f"loading='lazy'><figcaption><b>{esc(it.which)}</b> · {caption}"
+                "</figcaption></figure>"
+            )
+        parts.append("</div>")
+    parts.append("</section>")
     return "\n".join(parts)
 
 
@@ -599,7 +637,8 @@ dl{display:grid;grid-template-columns:max-content auto;gap:0 .8em;margin:.3em 0;
 font-size:.85em}dt{color:#656d76}dd{margin:0;word-break:break-all}
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #d0d7de}
 figcaption{font-size:.85em;color:#656d76}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:.6em}
+h3{font-size:1em;margin:1em 0 .2em}
+.gallery{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:.6em}
 ul.toc li{margin:.2em 0}
 """
 
