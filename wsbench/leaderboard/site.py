@@ -412,12 +412,16 @@ def _provenance(r: dict[str, Any]) -> str:
         ("split hash", prov.get("split_hash")),
         ("git SHA", ", ".join(prov.get("git_sha") or [])),
         ("device", ", ".join(prov.get("device") or [])),
-        ("wall time", f"{prov.get('wall_s')} s over {len(prov.get('records') or [])} cells"),
+        ("wall time", f"{prov.get('wall_s')} s over {_cells(len(prov.get('records') or []))}"),
         ("finished", prov.get("finished_at")),
         ("tuned on", f"{prov['val_masks']} val masks" if prov.get("val_masks") else None),
     ]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items if v not in (None, ""))
     return f"<details><summary>show</summary><dl>{dl}</dl></details>"
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell" + ("" if n == 1 else "s")
 
 
 def _comparisons(comps: Sequence[dict[str, Any]]) -> str:
@@ -634,7 +638,7 @@ border:1px solid}
 .tag.tied{color:#0550ae;border-color:#54aeff;background:#ddf4ff}
 details summary{cursor:pointer;color:#0550ae}
 dl{display:grid;grid-template-columns:max-content auto;gap:0 .8em;margin:.3em 0;
-font-size:.85em}dt{color:#656d76}dd{margin:0;word-break:break-all}
+font-size:.85em}dt{color:#656d76}dd{margin:0;overflow-wrap:anywhere}
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #d0d7de}
 figcaption{font-size:.85em;color:#656d76}
 h3{font-size:1em;margin:1em 0 .2em}
