@@ -152,6 +152,7 @@ def test_baselines_and_metric_directions_come_from_the_plugin_declarations():
     rows = build_rows(recs, info=custom)
     by = {r["labeler"]: r for r in rows}
     assert by["mine"]["baseline"] and not by["other"]["baseline"]
+    assert cell_text(by["mine"], "labeler", custom) == "mine (baseline)"
     assert by["mine"]["best"]  # lower Dice is better under the custom declaration
     assert ("dice ↓", "metric:dice") in columns(rows, custom)
 
@@ -288,3 +289,10 @@ def test_tables_follow_the_numeric_order_of_sweep_points():
     rows = build_rows(recs, info=INFO)
     assert [r["sweep"]["weak.alpha"] for r in rows] == ["0", "0.5", "10"]
     assert [b[0]["sweep"]["weak.alpha"] for b in boards(rows)] == ["0", "0.5", "10"]
+
+
+def test_a_declared_validation_mask_budget_is_marked_beside_the_labeler():
+    rec = _rec("acol", 0, [0.5])
+    rec["provenance"]["labeler"] = {"name": "acol", "params": {"val_masks": 5}}
+    (row,) = build_rows([rec], info=INFO)
+    assert cell_text(row, "labeler", INFO) == "acol (tuned on 5 val masks)"

@@ -275,7 +275,8 @@ def _provenance(recs: list[dict[str, Any]]) -> dict[str, Any]:
     dataset = prov.get("dataset") or {}
     protocol = prov.get("protocol") or {}
     labeler = prov.get("labeler") or {}
-    val_masks = (
+    # a labeler tuned on the validation split declares its budget of full masks (#11)
+    val_masks = prov.get("val_masks") or (
         (labeler.get("params") or {}).get("val_masks") if isinstance(labeler, dict) else None
     )
     return {
@@ -611,7 +612,7 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
         return metric_text(row, key[7:], metric_digits(key[7:], info))
     value = row.get(key)
     if key == "labeler":
-        return str(value) + (" (baseline)" if row.get("baseline") else "")
+        return str(value) + "".join(f" ({t})" for t in labeler_tags(row))
     if key == "seeds":
         return str(len(value)) if value else "–"
     if key == "misses":
@@ -626,6 +627,16 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
     if isinstance(value, float):
         return f"{value:.3f}" if _finite(value) else "–"
     return str(value if value is not None else "")
+
+
+def labeler_tags(row: dict[str, Any]) -> list[str]:
+    """Marks shown beside a labeler's name: baseline, and a declared budget of validation
+    masks used for tuning."""
+    tags = ["baseline"] if row.get("baseline") else []
+    masks = (row.get("provenance") or {}).get("val_masks")
+    if masks:
+        tags.append(f"tuned on {masks} val masks")
+    return tags
 
 
 def metric_digits(m: str, info: PluginInfo | None = None) -> int:

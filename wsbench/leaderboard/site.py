@@ -31,6 +31,7 @@ from wsbench.leaderboard.rows import (
     build_rows,
     class_names,
     compared_boards,
+    labeler_tags,
     metric_digits,
     metric_title,
     misses_text,
@@ -313,11 +314,12 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
     )
     trs = []
     for r in board:
+        tags = "".join(
+            f" <span class='tag {'base' if t == 'baseline' else 'tuned'}'>{esc(t)}</span>"
+            for t in labeler_tags(r)
+        )
         cells = [
-            _td(r["labeler"], r["labeler"])
-            if not r.get("baseline")
-            else f"<td data-v='{esc(r['labeler'])}'>{esc(r['labeler'])} "
-            "<span class='tag base'>baseline</span></td>",
+            f"<td data-v='{esc(r['labeler'])}'>{esc(r['labeler'])}{tags}</td>",
             _td(r["segmenter"], r["segmenter"]),
         ]
         for m in metrics:
@@ -635,6 +637,7 @@ td.best b{color:#1a7f37}td.m{white-space:nowrap}.sd{color:#656d76}.ci{color:#656
 border:1px solid}
 .tag.base{color:#7d4e00;border-color:#d4a72c;background:#fff8c5}
 .tag.best{color:#1a7f37;border-color:#4ac26b;background:#dafbe1}
+.tag.tuned{color:#8250df;border-color:#c297ff;background:#fbefff}
 .tag.tied{color:#0550ae;border-color:#54aeff;background:#ddf4ff}
 details summary{cursor:pointer;color:#0550ae}
 dl{display:grid;grid-template-columns:max-content auto;gap:0 .8em;margin:.3em 0;
