@@ -234,6 +234,8 @@ def test_sweep_becomes_a_column_and_a_figure(tmp_path):
     assert "synthetic-weak_alpha.png" in names
     doc = json.loads((tmp_path / "synthetic.json").read_text())
     assert all(not k.startswith("_") for r in doc["rows"] for k in r)
+    (table,) = [t for t in doc["tables"] if t["sweep"] == {"weak.alpha": "0.5"}]
+    assert {c["a"] for c in table["comparisons"]} == {"smile / unet"}  # the best reads first
 
 
 class _Registry:

@@ -114,7 +114,7 @@ def _write_tables(rows, to: Path, reported, info) -> list[Path]:
         for ext, text in (
             ("md", tables.to_markdown(rows, dataset, reported, info)),
             ("csv", tables.to_csv(rows, dataset)),
-            ("json", tables.to_json(rows, dataset)),
+            ("json", tables.to_json(rows, dataset, info)),
         ):
             path = to / f"{stem}.{ext}"
             path.write_text(text, encoding="utf-8")

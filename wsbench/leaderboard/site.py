@@ -270,7 +270,9 @@ def _dataset_page(
 ) -> str:
     stem = page[: -len(".html")]
     (out / "files" / f"{stem}.csv").write_text(tables.to_csv(rows, dataset), encoding="utf-8")
-    (out / "files" / f"{stem}.json").write_text(tables.to_json(rows, dataset), encoding="utf-8")
+    (out / "files" / f"{stem}.json").write_text(
+        tables.to_json(rows, dataset, info), encoding="utf-8"
+    )
     parts = [
         "<p><a href='index.html'>← all leaderboards</a></p>",
         f"<h1>{esc(dataset)} <span class='muted'>grid {esc(src.name)}</span></h1>",

@@ -89,11 +89,24 @@ def to_markdown(
     return "\n".join(lines) + "\n"
 
 
-def to_json(rows: Sequence[dict[str, Any]], dataset: str) -> str:
+def to_json(rows: Sequence[dict[str, Any]], dataset: str, info: PluginInfo | None = None) -> str:
+    """The rows of one dataset, the conventions, and each table's paired comparisons."""
+    from wsbench.leaderboard.rows import compared_boards
+
+    mine = [r for r in rows if r["dataset"] == dataset]
     doc = {
         "dataset": dataset,
         "conventions": {"pm": stats.PM_FOOTER, "ci": stats.CI_FOOTER, "test": stats.TEST_FOOTER},
-        "rows": [public(r) for r in rows if r["dataset"] == dataset],
+        "rows": [public(r) for r in mine],
+        "tables": [
+            {
+                "target": b.first["target"],
+                "protocol": b.first["protocol"],
+                "sweep": b.first["sweep"],
+                "comparisons": [public(c) for c in b.comparisons],
+            }
+            for b in compared_boards(mine, info)
+        ],
     }
     return json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
 
