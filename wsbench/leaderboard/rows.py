@@ -716,7 +716,8 @@ def _clean(v: Any) -> Any:
 
 
 def _is_score(v: Any) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    """A number (NaN included; a key whose values are all None is not a score)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _float(v: Any) -> float | None:
