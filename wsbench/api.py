@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wsbench import params as _params
-from wsbench.errors import WeakLabelError
+from wsbench.errors import PluginError, WeakLabelError
 from wsbench.params import Param
 
 __all__ = [
@@ -66,6 +66,10 @@ __all__ = [
 # Plugins
 
 
+REPORTED_SPLITS = ("test", "val", "server")
+REPORTED_SUBSETS = ("all", "positive")
+
+
 @dataclass(frozen=True)
 class Reported:
     """A number a paper reports, shown beside the reproduced one on the leaderboard."""
@@ -79,6 +83,16 @@ class Reported:
     source: str  # e.g. "Fan et al. 2022, Table 2"
     note: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"weak.alpha": 0.7}
+    split: str = "test"  # where the paper measured it: "test", "val" or "server"
+    subset: str = "all"  # which cases: "all" or "positive" (cases with foreground)
+
+    def __post_init__(self) -> None:
+        for attr, valid in (("split", REPORTED_SPLITS), ("subset", REPORTED_SUBSETS)):
+            if getattr(self, attr) not in valid:
+                raise PluginError(
+                    f"Reported({self.labeler}/{self.segmenter}, {self.metric}): {attr} "
+                    f"{getattr(self, attr)!r} is not one of {', '.join(valid)}"
+                )
 
 
 class Plugin:
@@ -176,6 +190,7 @@ class CaseInfo:
     patient: str
     split: str | None = None  # the dataset's own split, where it ships one
     source: str = ""
+    stratum: str | None = None  # e.g. "positive"/"negative": splits keep strata proportions
 
 
 @dataclass
@@ -381,6 +396,9 @@ class WeakCase:
     weak: WeakLabel
     classes: tuple[str, ...]
     intensity: Intensity = field(default_factory=Intensity)
+    # metadata that is not ground truth and that the dataset chooses to expose (e.g.
+    # DeepLesion's lesion type and diameters); never derived from pixel labels
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def slices(self) -> np.ndarray:
@@ -476,6 +494,8 @@ class Segmenter(Plugin):
 
     kind = "segmenter"
     supports_multilabel: ClassVar[bool] = False
+    # a weak kind the segmenter needs at predict time too (001: "recist"); None = none
+    test_hint: ClassVar[str | None] = None
 
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
