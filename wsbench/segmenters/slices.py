@@ -9,7 +9,7 @@ own params and implements ``build_model``. The shared training params live in
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from wsbench.api import Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
 from wsbench.errors import DataError, PluginError
 from wsbench.params import Param, at_least, in_range
+from wsbench.segmenters.augment import Augmentation
+from wsbench.segmenters.supervision import positive_weighted_loss
+from wsbench.training.batches import BalancedBatches, ShuffledBatches
 from wsbench.training.device import autocast, select_device
-from wsbench.training.losses import LOSS_NAMES, make_loss
+from wsbench.training.losses import LOSS_NAMES, LossFunction
 from wsbench.training.trainer import (
     OPTIMIZERS,
     TrainConfig,
@@ -32,6 +35,9 @@ from wsbench.training.trainer import (
     save_checkpoint,
     seed_everything,
 )
+
+AXES = ("axial", "coronal", "sagittal")
+_AXIS_DIM = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 TRAIN_PARAMS: tuple[Param, ...] = (
     Param("epochs", 20, "training epochs", **at_least(1)),
@@ -64,6 +70,42 @@ TRAIN_PARAMS: tuple[Param, ...] = (
         "prior-initialised bias, so small classes are not drowned at p = 0.5); 0.5 = none",
         **in_range(0, 1, lo_open=True, hi_open=True),
     ),
+    Param(
+        "axis",
+        "axial",
+        "slicing plane: axial (z), coronal (y) or sagittal (x) slices (003 trains all three)",
+        choices=AXES,
+    ),
+    Param(
+        "isotropic",
+        "auto",
+        "resample slices to square pixels of the finer in-plane spacing (predictions go "
+        "back to the native grid); auto = for coronal and sagittal slices only",
+        choices=("auto", "on", "off"),
+    ),
+    Param(
+        "pos_weight",
+        1.0,
+        "weight of foreground pixels in the cross-entropy term (004's positive-weighted "
+        "BCE); 1 = unweighted",
+        **in_range(0, 1e6, lo_open=True),
+    ),
+    Param(
+        "pos_fraction",
+        0.0,
+        "share of slices with foreground in every batch (004's balanced sampling); "
+        "0 = plain shuffling",
+        **in_range(0, 1, hi_open=True),
+    ),
+    Param("aug_scale", 0.0, "random zoom in [1-s, 1+s]; 0 = off", **in_range(0, 0.9)),
+    Param("aug_rotate", 0.0, "random rotation in [-r, r] degrees; 0 = off", **in_range(0, 180)),
+    Param("aug_blur", 0.0, "random Gaussian blur, sigma in [0, b] pixels; 0 = off", **at_least(0)),
+    Param(
+        "aug_brightness",
+        0.0,
+        "random shift of the normalised intensity in [-d, d]; 0 = off",
+        **at_least(0),
+    ),
 )
 TRAIN_PARAM_NAMES: tuple[str, ...] = tuple(p.name for p in TRAIN_PARAMS)
 
@@ -88,41 +130,99 @@ class SliceDataset(Dataset):
         return {k: v.index_select(0, rows) for k, v in self.tensors.items()}
 
 
-class ShuffledBatches(Sampler[list[int]]):
-    """Seeded shuffled batches; a last batch of one sample joins the one before it
-    (batch norm cannot train on a single sample)."""
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
-        self.n, self.batch_size, self.generator = n, batch_size, generator
-
-    def __len__(self) -> int:
-        count = math.ceil(self.n / self.batch_size)
-        return count - 1 if count > 1 and self.n % self.batch_size == 1 else count
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = torch.randperm(self.n, generator=self.generator).tolist()
-        batches = [order[i : i + self.batch_size] for i in range(0, self.n, self.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches[-2].extend(batches.pop())
-        return iter(batches)
-
-
 def _as_is(batch: Any) -> Any:
     return batch
 
 
-def _resize(t: torch.Tensor, size: int, mode: str) -> torch.Tensor:
-    """Resize the last two axes of a (N, C, H, W) tensor to (size, size)."""
+def _resize(t: torch.Tensor, size: int | tuple[int, int], mode: str) -> torch.Tensor:
+    """Resize the last two axes of a (N, C, H, W) tensor to ``size`` (an int: square)."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
     if mode == "nearest":
-        return F.interpolate(t, size=(size, size), mode="nearest")
-    return F.interpolate(t, size=(size, size), mode=mode, align_corners=False)
+        return F.interpolate(t, size=size, mode="nearest")
+    return F.interpolate(t, size=size, mode=mode, align_corners=False)
+
+
+# -- slicing planes
+
+
+def slice_view(volume: np.ndarray, axis: str) -> np.ndarray:
+    """A view of ``(..., Z, Y, X)`` as ``(..., S, A, B)`` with the slicing axis first:
+    axial ``(Z, Y, X)``, coronal ``(Y, Z, X)``, sagittal ``(X, Z, Y)``."""
+    first = volume.ndim - 3
+    return np.moveaxis(volume, first + _AXIS_DIM[axis], first)
+
+
+def unslice_view(volume: np.ndarray, axis: str) -> np.ndarray:
+    """The inverse of ``slice_view``."""
+    first = volume.ndim - 3
+    return np.moveaxis(volume, first, first + _AXIS_DIM[axis])
+
+
+def in_plane_spacing(spacing: Sequence[float], axis: str) -> tuple[float, float]:
+    """The pixel spacing (rows, columns) of ``axis`` slices of a ``(z, y, x)`` spacing."""
+    rows, cols = (float(s) for i, s in enumerate(spacing) if i != _AXIS_DIM[axis])
+    return rows, cols
+
+
+def isotropic_size(shape: tuple[int, int], spacing: tuple[float, float]) -> tuple[int, int]:
+    """The (rows, columns) that give square pixels of the finer of the two spacings."""
+    fine = min(spacing)
+    return max(1, round(shape[0] * spacing[0] / fine)), max(1, round(shape[1] * spacing[1] / fine))
+
+
+def network_grid(
+    shape: tuple[int, int], spacing: tuple[float, float] | None, image_size: int, isotropic: bool
+) -> tuple[int, int] | None:
+    """The grid slices are resampled to for the network; None = the native grid."""
+    if image_size:
+        return image_size, image_size
+    if isotropic and spacing is not None:
+        grid = isotropic_size(shape, spacing)
+        return None if grid == tuple(shape) else grid
+    return None
+
+
+def _case_slices(
+    case: WeakCase, lab: PseudoLabel, axis: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(image, target, weight) of the training slices of one case along ``axis``.
+
+    Along the axial axis these are the labelled slices ``lab.slices``. Along another axis
+    every slice crosses all axial slices, so voxels outside ``lab.slices`` get weight 0
+    and the slices that keep any weight are used.
+    """
+    sl = np.asarray(lab.slices, dtype=np.int64)
+    if sl.size == 0:
+        return None
+    if sl.min() < 0 or sl.max() >= case.image.shape[0]:
+        raise DataError(
+            f"case {case.id!r}: slice index out of range 0..{case.image.shape[0] - 1} in "
+            f"pseudo-label slices {sl.tolist()}"
+        )
+    image = case.intensity.apply(case.image)
+    if axis == "axial":
+        return image[sl], lab.target[..., sl, :, :], lab.weight[..., sl, :, :]
+    keep = np.zeros(case.image.shape[0], bool)
+    keep[sl] = True
+    weight = np.where(keep[:, None, None], lab.weight, 0).astype(np.float32)
+    image_v, target_v, weight_v = (slice_view(a, axis) for a in (image, lab.target, weight))
+    per_slice = np.moveaxis(weight_v > 0, -3, 0).reshape(weight_v.shape[-3], -1).any(1)
+    used = np.flatnonzero(per_slice)
+    if used.size == 0:
+        return None
+    return image_v[used], target_v[..., used, :, :], weight_v[..., used, :, :]
 
 
 def build_slice_dataset(
-    cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], image_size: int = 0
+    cases: Sequence[WeakCase],
+    labels: Sequence[PseudoLabel],
+    image_size: int = 0,
+    axis: str = "axial",
+    isotropic: bool = False,
 ) -> SliceDataset:
-    """The labelled slices of every case: ``intensity.apply`` per volume, then
-    ``label.slices``; optionally resized (bilinear image, nearest target and weight).
+    """The training slices of every case along ``axis``: ``intensity.apply`` per volume,
+    then ``label.slices`` (see ``_case_slices``); resized (bilinear image, nearest target
+    and weight) to ``image_size`` squares, or with ``isotropic`` to square pixels.
     Slices of different sizes are padded bottom-right with weight 0."""
     by_id = {lab.case_id: lab for lab in labels}
     images, targets, weights = [], [], []
@@ -138,26 +238,25 @@ def build_slice_dataset(
                 f"case {case.id!r}: image {case.image.shape}, pseudo target {lab.target.shape} "
                 f"and weight {lab.weight.shape} do not match; the labeler must keep the image grid"
             )
-        sl = np.asarray(lab.slices, dtype=np.int64)
-        if sl.size == 0:
+        picked = _case_slices(case, lab, axis)
+        if picked is None:
             continue
-        if sl.min() < 0 or sl.max() >= case.image.shape[0]:
-            raise DataError(
-                f"case {case.id!r}: slice index out of range 0..{case.image.shape[0] - 1} in "
-                f"pseudo-label slices {sl.tolist()}"
-            )
-        x = torch.from_numpy(case.intensity.apply(case.image)[sl]).unsqueeze(1)
-        if lab.multilabel:  # (K, Z, Y, X) -> (n, K, Y, X)
-            y = torch.from_numpy(np.ascontiguousarray(lab.target[:, sl].swapaxes(0, 1)))
-            w = torch.from_numpy(np.ascontiguousarray(lab.weight[:, sl].swapaxes(0, 1)))
-        else:  # (Z, Y, X) -> (n, 1, Y, X) while resizing
-            y = torch.from_numpy(lab.target[sl]).unsqueeze(1)
-            w = torch.from_numpy(lab.weight[sl]).unsqueeze(1)
+        image, target, weight = picked
+        x = torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(1)
+        if lab.multilabel:  # (K, n, A, B) -> (n, K, A, B)
+            y = torch.from_numpy(np.ascontiguousarray(target.swapaxes(0, 1)))
+            w = torch.from_numpy(np.ascontiguousarray(weight.swapaxes(0, 1)))
+        else:  # (n, A, B) -> (n, 1, A, B) while resizing
+            y = torch.from_numpy(np.ascontiguousarray(target)).unsqueeze(1)
+            w = torch.from_numpy(np.ascontiguousarray(weight)).unsqueeze(1)
         y, w = y.to(torch.uint8), w.to(torch.float32)
-        if image_size:
-            x = _resize(x, image_size, "bilinear")
-            y = _resize(y.float(), image_size, "nearest").to(torch.uint8)
-            w = _resize(w, image_size, "nearest")
+        grid = network_grid(
+            tuple(x.shape[-2:]), in_plane_spacing(case.spacing, axis), image_size, isotropic
+        )
+        if grid is not None:
+            x = _resize(x, grid, "bilinear")
+            y = _resize(y.float(), grid, "nearest").to(torch.uint8)
+            w = _resize(w, grid, "nearest")
         images.append(x)
         targets.append(y)
         weights.append(w)
@@ -178,11 +277,19 @@ def build_slice_dataset(
     return SliceDataset(image.contiguous(), target.contiguous(), weight.to(torch.float16))
 
 
+def positive_slices(data: SliceDataset) -> torch.Tensor:
+    """Per slice: does it hold any foreground pixel with a non-zero weight?"""
+    target, weight = data.tensors["target"], data.tensors["weight"]
+    return ((target > 0) & (weight > 0)).flatten(1).any(1)
+
+
 class SliceSegmenter(Segmenter):
     """A 2D network trained on slices and applied slice by slice to volumes.
 
     Subclasses set ``name``, ``params = TRAIN_PARAMS + (own params)``, ``profiles``, and
-    implement ``build_model``; override ``initialise`` to load pretrained weights.
+    implement ``build_model``; override ``initialise`` to load pretrained weights and
+    ``compute_loss`` for another loss (deep supervision). ``warm_start`` makes the next
+    ``fit`` fine-tune given weights instead of a fresh network.
     """
 
     params = TRAIN_PARAMS
@@ -194,6 +301,10 @@ class SliceSegmenter(Segmenter):
         self.multilabel = False
         self.out_channels = 0
         self.logit_offset = 0.0
+        self.loss: LossFunction | None = None
+        self.train_spacing: tuple[float, float, float] | None = None
+        self._warm_state: dict[str, torch.Tensor] | None = None
+        self._warm_source = ""
 
     # -- what a subclass provides
 
@@ -203,6 +314,20 @@ class SliceSegmenter(Segmenter):
 
     def initialise(self, model: nn.Module) -> None:
         """Called once before training a fresh model (e.g. to load pretrained weights)."""
+
+    def compute_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The training loss of one (augmented) batch: ``image`` (B, 1, H, W), ``target``
+        and float ``weight`` (B, [K,] H, W). The default applies ``self.loss`` (the ``loss``
+        parameter, positive-weighted by ``pos_weight``) to the model's logits; override it
+        for side outputs (see ``wsbench.segmenters.supervision.deep_supervision_loss``)."""
+        if self.loss is None:
+            raise PluginError(f"{self.name}: compute_loss runs inside fit, after the loss is set")
+        logits = model(batch["image"]).float() + self.logit_offset
+        return self.loss(logits, batch["target"], batch["weight"])
+
+    def forward_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The logits used for prediction; override when the model returns side outputs."""
+        return model(x)
 
     # -- training
 
@@ -226,6 +351,54 @@ class SliceSegmenter(Segmenter):
             return "bce+dice" if multilabel else "ce+dice"
         return name
 
+    def augmentation(self) -> Augmentation:
+        p = self.p
+        return Augmentation(p["aug_scale"], p["aug_rotate"], p["aug_blur"], p["aug_brightness"])
+
+    @property
+    def isotropic(self) -> bool:
+        mode = self.p["isotropic"]
+        return mode == "on" or (mode == "auto" and self.p["axis"] != "axial")
+
+    def warm_start(self, source: Segmenter | Path | str) -> None:
+        """Make the next ``fit`` start from ``source``'s weights (a trained segmenter with the
+        same network, or a checkpoint it saved) instead of a fresh network: fine-tuning, as
+        in self-training rounds. ``initialise`` is then skipped."""
+        if isinstance(source, SliceSegmenter):
+            state = source._trained_model().state_dict()
+            self._warm_state = {k: v.detach().cpu().clone() for k, v in state.items()}
+            self._warm_source = f"segmenter {source.name!r}"
+        elif isinstance(source, (str, Path)):
+            self._warm_state = read_checkpoint(Path(source))["state_dict"]
+            self._warm_source = f"checkpoint {source}"
+        else:
+            raise PluginError(
+                f"{self.name}: cannot warm-start from {type(source).__name__}; give a trained "
+                "slice segmenter or a checkpoint path"
+            )
+
+    def _start_model(self, out_channels: int) -> nn.Module:
+        model = self.build_model(1, out_channels)
+        if self._warm_state is None:
+            self.initialise(model)
+            return model
+        try:
+            model.load_state_dict(self._warm_state)
+        except RuntimeError as exc:
+            raise DataError(
+                f"{self.name}: cannot warm-start from {self._warm_source} "
+                f"({str(exc).splitlines()[0]}); the networks differ in params or classes"
+            ) from None
+        return model
+
+    def batch_sampler(self, data: SliceDataset, batch_size: int, generator: torch.Generator):
+        """Plain seeded shuffling, or class-balanced batches when ``pos_fraction > 0``."""
+        if self.p["pos_fraction"] > 0:
+            return BalancedBatches(
+                positive_slices(data), batch_size, self.p["pos_fraction"], generator
+            )
+        return ShuffledBatches(len(data), batch_size, generator)
+
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
     ) -> dict[str, Any]:
@@ -244,8 +417,11 @@ class SliceSegmenter(Segmenter):
                 "outputs only; use a segmenter with supports_multilabel = True"
             )
         num_classes = len(ctx.classes or cases[0].classes)
-        loss = make_loss(self.loss_name(multilabel), multilabel)
-        data = build_slice_dataset(cases, labels, self.p["image_size"])
+        self.loss = positive_weighted_loss(
+            self.loss_name(multilabel), multilabel, self.p["pos_weight"]
+        )
+        axis = self.p["axis"]
+        data = build_slice_dataset(cases, labels, self.p["image_size"], axis, self.isotropic)
         if multilabel and data.tensors["target"].shape[1] != num_classes:
             raise DataError(
                 f"{self.name}: multilabel targets have {data.tensors['target'].shape[1]} channels "
@@ -258,51 +434,91 @@ class SliceSegmenter(Segmenter):
         self.out_channels = num_classes if multilabel else num_classes + 1
         prior = self.p["sigmoid_prior"]
         self.logit_offset = math.log(prior / (1 - prior)) if multilabel else 0.0
-        offset = self.logit_offset
-        model = self.build_model(1, self.out_channels)
-        self.initialise(model)
+        self.train_spacing = tuple(float(v) for v in np.median([c.spacing for c in cases], 0))
+        model = self._start_model(self.out_channels)
         self.model = model
         loader = DataLoader(
             data,
-            batch_sampler=ShuffledBatches(len(data), cfg.batch_size, generator),
+            batch_sampler=self.batch_sampler(data, cfg.batch_size, generator),
             collate_fn=_as_is,
         )
         hflip = self.p["hflip"]
+        augment = self.augmentation()
+        augment_rng = torch.Generator().manual_seed(cfg.seed + 1) if augment.active else None
 
         def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
             x, y, w = batch["image"], batch["target"], batch["weight"].float()
             if hflip:
                 x, y, w = _random_hflip(x, y, w)
-            return loss(model(x).float() + offset, y, w)
+            batch = {"image": x, "target": y, "weight": w}
+            if augment_rng is not None:
+                batch = augment(batch, augment_rng)
+            return self.compute_loss(model, batch)
 
         log = Trainer().fit(model, loader, loss_fn, cfg, device, ctx.progress)
         log["slices"] = len(data)
+        if self._warm_state is not None:
+            log["warm_start"] = self._warm_source
         return log
 
     # -- inference
 
-    def predict(self, image: np.ndarray, intensity: Intensity, ctx: TrainContext) -> np.ndarray:
+    def predict(
+        self,
+        image: np.ndarray,
+        intensity: Intensity,
+        ctx: TrainContext,
+        spacing: Sequence[float] | None = None,
+    ) -> np.ndarray:
+        """Probabilities ``(C, Z, Y, X)``. ``spacing`` (mm, z y x) sets the isotropic
+        resampling of coronal and sagittal slices; without it the training cases' median
+        spacing is assumed."""
+        return self.predict_many([image], intensity, ctx, [spacing])[0]
+
+    def predict_many(
+        self,
+        images: Sequence[np.ndarray],
+        intensity: Intensity,
+        ctx: TrainContext,
+        spacings: Sequence[Sequence[float] | None] | None = None,
+    ) -> list[np.ndarray]:
+        """``predict`` for several volumes, their slices batched together (2D datasets such
+        as chest X-rays have one slice per case). Slices are grouped by grid."""
         model = self._trained_model()
         device = select_device(ctx.device)
         model.to(device).eval()
-        x = torch.from_numpy(intensity.apply(image)).unsqueeze(1)  # (Z, 1, Y, X)
-        z, _, height, width = x.shape
-        size = self.p["image_size"]
-        out = np.empty((self.out_channels, z, height, width), np.float32)
+        axis, size, iso = self.p["axis"], self.p["image_size"], self.isotropic
+        spacings = list(spacings) if spacings is not None else [None] * len(images)
+        volumes, outs, groups = [], [], {}
+        for v, image in enumerate(images):
+            x = slice_view(intensity.apply(image), axis)  # (S, A, B)
+            volumes.append(x)
+            outs.append(np.empty((self.out_channels, *x.shape), np.float32))
+            spacing = spacings[v] if spacings[v] is not None else self.train_spacing
+            plane = in_plane_spacing(spacing, axis) if spacing is not None else None
+            grid = network_grid(tuple(x.shape[1:]), plane, size, iso)
+            key = (tuple(x.shape[1:]), grid)
+            groups.setdefault(key, []).extend((v, s) for s in range(x.shape[0]))
         step = max(1, 2 * self.p["batch_size"])
         with torch.inference_mode(), autocast(device, self.p["amp"]):
-            for start in range(0, z, step):
-                chunk = x[start : start + step].to(device)
-                if size:
-                    chunk = _resize(chunk, size, "bilinear")
-                logits = model(chunk).float() + self.logit_offset
-                if size:
-                    logits = F.interpolate(
-                        logits, size=(height, width), mode="bilinear", align_corners=False
-                    )
-                prob = logits.sigmoid() if self.multilabel else logits.softmax(1)
-                out[:, start : start + step] = prob.transpose(0, 1).cpu().numpy()
-        return out
+            for (native, grid), members in groups.items():
+                for start in range(0, len(members), step):
+                    part = members[start : start + step]
+                    chunk = torch.from_numpy(
+                        np.stack([volumes[v][s] for v, s in part])[:, None]
+                    ).to(device)
+                    if grid is not None:
+                        chunk = _resize(chunk, grid, "bilinear")
+                    logits = self.forward_logits(model, chunk).float() + self.logit_offset
+                    if grid is not None:
+                        logits = F.interpolate(
+                            logits, size=native, mode="bilinear", align_corners=False
+                        )
+                    prob = logits.sigmoid() if self.multilabel else logits.softmax(1)
+                    prob = prob.cpu().numpy()
+                    for row, (v, s) in enumerate(part):
+                        outs[v][:, s] = prob[row]
+        return [np.ascontiguousarray(unslice_view(out, axis)) for out in outs]
 
     def _trained_model(self) -> nn.Module:
         if self.model is None:
@@ -321,6 +537,7 @@ class SliceSegmenter(Segmenter):
             "multilabel": self.multilabel,
             "out_channels": self.out_channels,
             "logit_offset": self.logit_offset,
+            "train_spacing": list(self.train_spacing) if self.train_spacing else None,
         }
         save_checkpoint(path, self._trained_model(), extra)
 
@@ -343,6 +560,8 @@ class SliceSegmenter(Segmenter):
         self.model, self.multilabel = model, bool(extra["multilabel"])
         self.out_channels = int(extra["out_channels"])
         self.logit_offset = float(extra.get("logit_offset", 0.0))
+        spacing = extra.get("train_spacing")
+        self.train_spacing = tuple(float(v) for v in spacing) if spacing else None
 
 
 def _random_hflip(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
