@@ -51,6 +51,7 @@ class LabelerConformance:
     segmenter_name: ClassVar[str | None] = None
     segmenter_overrides: ClassVar[dict[str, Any]] = {}
     seed: ClassVar[int] = 0
+    extra_plugins: ClassVar[tuple[Any, ...]] = ()  # plugin modules not installed as entry points
 
     # -- helpers a subclass may override
 
@@ -61,7 +62,8 @@ class LabelerConformance:
         return tiny_phantom(n_patients=2, size=32, n_slices=4, seed=self.seed)
 
     def labeler_class(self) -> type[Labeler]:
-        return load_registry().get("labeler", self.labeler_name)  # type: ignore[return-value]
+        registry = load_registry(extra=self.extra_plugins)
+        return registry.get("labeler", self.labeler_name)  # type: ignore[return-value]
 
     def weak_cases(self) -> list[WeakCase]:
         """The phantom cases with weak labels simulated by the registered protocol."""
@@ -79,7 +81,7 @@ class LabelerConformance:
         if self.labeler_class().uses_segmenter:
             if not self.segmenter_name:
                 pytest.fail(f"{self.labeler_name} trains a segmenter: set segmenter_name")
-            seg_cls = load_registry().get("segmenter", self.segmenter_name)
+            seg_cls = load_registry(extra=self.extra_plugins).get("segmenter", self.segmenter_name)
 
             def new_segmenter():
                 return seg_cls(profile="quick", **self.segmenter_overrides)

@@ -21,7 +21,15 @@ import numpy as np
 import pytest
 import torch
 
-from wsbench.api import FullLabel, Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
+from wsbench.api import (
+    WEAK_KINDS,
+    FullLabel,
+    Intensity,
+    PseudoLabel,
+    Segmenter,
+    TrainContext,
+    WeakCase,
+)
 from wsbench.metrics import dice
 from wsbench.plugins import load_registry
 
@@ -79,6 +87,7 @@ class SegmenterConformance:
 
     segmenter_name: ClassVar[str] = ""
     overrides: ClassVar[dict[str, Any]] = {}
+    extra_plugins: ClassVar[tuple[Any, ...]] = ()  # plugin modules not installed as entry points
     dice_margin: ClassVar[float] = 0.3  # test Dice must beat the all-foreground baseline by this
 
     @pytest.fixture(autouse=True, scope="class")
@@ -92,9 +101,12 @@ class SegmenterConformance:
 
     # -- helpers
 
+    def segmenter_class(self) -> type[Segmenter]:
+        registry = load_registry(extra=self.extra_plugins)
+        return registry.get("segmenter", self.segmenter_name)  # type: ignore[return-value]
+
     def make(self, **extra: Any) -> Segmenter:
-        cls = load_registry().get("segmenter", self.segmenter_name)
-        return cls(profile="quick", **{**self.overrides, **extra})
+        return self.segmenter_class()(profile="quick", **{**self.overrides, **extra})
 
     def context(self, tmp_path: Path, classes: tuple[str, ...], seed: int = 0) -> TrainContext:
         return TrainContext(device="cpu", seed=seed, classes=classes, workdir=tmp_path)
@@ -111,7 +123,7 @@ class SegmenterConformance:
     # -- declarations
 
     def test_describe_profiles_params(self):
-        cls = load_registry().get("segmenter", self.segmenter_name)
+        cls = self.segmenter_class()
         info = cls.describe()
         assert info["name"] == self.segmenter_name and info["kind"] == "segmenter"
         assert info["version"] and info["citation"]
@@ -120,6 +132,10 @@ class SegmenterConformance:
         for profile in cls.profiles:
             assert set(cls(profile=profile).p) == names
         assert all(p["doc"] for p in info["params"])
+
+    def test_test_hint_is_a_weak_kind(self):
+        hint = self.segmenter_class().test_hint
+        assert hint is None or hint in WEAK_KINDS, hint
 
     # -- training and inference
 
@@ -190,3 +206,62 @@ class SegmenterConformance:
             preds.append(seg.predict(cases[0].image, cases[0].intensity, ctx))
         assert not np.array_equal(clean[0].target, noisy[0].target)
         np.testing.assert_array_equal(preds[0], preds[1])
+
+
+class SliceSegmenterConformance(SegmenterConformance):
+    """``SegmenterConformance`` plus the checks of ``SliceSegmenter``'s options: slicing
+    planes, batched prediction, warm start, seeded augmentation, positive weighting and
+    balanced batches. Subclass it for any ``SliceSegmenter``."""
+
+    def test_coronal_and_sagittal_predict_on_the_native_grid(self, tmp_path):
+        cases, truths = disc_cases(2, size=24, seed=4)  # spacing (2, 1, 1): resampled
+        ctx = self.context(tmp_path, cases[0].classes)
+        for axis in ("coronal", "sagittal"):
+            seg = self.make(epochs=1, axis=axis)
+            log = seg.fit(cases, full_labels(cases, truths), ctx)
+            assert log["slices"] == 2 * 24  # every coronal/sagittal slice holds weight
+            image = cases[0].image[:, :20, :22]
+            for spacing in (None, (3.0, 1.0, 1.0)):
+                prob = seg.predict(image, cases[0].intensity, ctx, spacing=spacing)
+                assert prob.shape == (2, *image.shape) and prob.dtype == np.float32
+                np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
+
+    def test_predict_many_equals_predict(self, trained):
+        seg, _, cases, _, ctx = trained
+        images = [cases[6].image, cases[7].image[:2], cases[8].image[:, :20, :24]]
+        many = seg.predict_many(images, cases[6].intensity, ctx)
+        for image, prob in zip(images, many):
+            one = seg.predict(image, cases[6].intensity, ctx)
+            np.testing.assert_allclose(prob, one, rtol=1e-4, atol=1e-5)
+
+    def test_warm_start_fine_tunes_the_trained_model(self, trained, tmp_path):
+        seg, log, cases, truths, ctx = trained
+        labels = full_labels(cases[:6], truths[:6])
+        warm = self.make(epochs=1)
+        warm.warm_start(seg)
+        warm_log = warm.fit(cases[:6], labels, ctx)
+        assert warm_log["loss"][0] < log["loss"][0]  # starts where training ended
+        path = tmp_path / "round1.pt"
+        seg.save(path)
+        from_file = self.make(epochs=1)
+        from_file.warm_start(path)
+        assert from_file.fit(cases[:6], labels, ctx)["loss"] == warm_log["loss"]
+
+    def test_augmentation_is_seeded(self, tmp_path):
+        cases, truths = disc_cases(2, size=24, seed=5)
+        ctx = self.context(tmp_path, cases[0].classes)
+        labels = full_labels(cases, truths)
+        strong = {"aug_scale": 0.2, "aug_rotate": 20.0, "aug_blur": 1.0, "aug_brightness": 0.3}
+        logs = [self.make(epochs=1, **strong).fit(cases, labels, ctx)["loss"] for _ in range(2)]
+        plain = self.make(epochs=1).fit(cases, labels, ctx)["loss"]
+        assert logs[0] == logs[1] and logs[0] != plain
+
+    def test_pos_weight_and_balanced_batches(self, tmp_path):
+        cases, truths = disc_cases(2, size=24, seed=6)
+        truths[1][:] = 0  # a case without foreground: negative slices to balance against
+        ctx = self.context(tmp_path, cases[0].classes)
+        labels = full_labels(cases, truths)
+        plain = self.make(epochs=1).fit(cases, labels, ctx)["loss"]
+        weighted = self.make(epochs=1, pos_weight=4.0, pos_fraction=0.5)
+        loss = weighted.fit(cases, labels, ctx)["loss"]
+        assert np.isfinite(loss).all() and loss != plain
