@@ -8,10 +8,10 @@ import pytest
 
 from wsbench.errors import ParameterError
 from wsbench.plugins import load_registry
-from wsbench.testing.segmenters import SegmenterConformance
+from wsbench.testing.segmenters import SliceSegmenterConformance
 
 
-class TestDeepLabV3Plus(SegmenterConformance):
+class TestDeepLabV3Plus(SliceSegmenterConformance):
     segmenter_name = "deeplabv3plus"
     overrides: ClassVar[dict[str, Any]] = {
         "backbone": "resnet18",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from wsbench.testing.segmenters import SegmenterConformance
+from wsbench.testing.segmenters import SegmenterConformance, SliceSegmenterConformance
 
 
-class TestUNet(SegmenterConformance):
+class TestUNet(SliceSegmenterConformance):
     segmenter_name = "unet"
     overrides: ClassVar[dict[str, Any]] = {
         "width": 4,

@@ -503,8 +503,15 @@ class Segmenter(Plugin):
         """Train; return a log (at least ``{"loss": [per-epoch mean loss]}``)."""
         raise NotImplementedError
 
-    def predict(self, image: np.ndarray, intensity: Intensity, ctx: TrainContext) -> np.ndarray:
-        """HU volume (Z, Y, X) -> probabilities: (K+1, Z, Y, X) softmax or (K, Z, Y, X) sigmoid."""
+    def predict(
+        self,
+        image: np.ndarray,
+        intensity: Intensity,
+        ctx: TrainContext,
+        spacing: Sequence[float] | None = None,
+    ) -> np.ndarray:
+        """HU volume (Z, Y, X) -> probabilities: (K+1, Z, Y, X) softmax or (K, Z, Y, X) sigmoid.
+        ``spacing`` (mm along z, y, x) is for segmenters that resample (coronal slices)."""
         raise NotImplementedError
 
     def save(self, path: Path) -> None:

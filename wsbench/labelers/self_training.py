@@ -108,8 +108,8 @@ class SelfTrainingLabeler(Labeler):
         self.history = [RoundLog(0, 0.0, labels, seconds=time.perf_counter() - start)]
         previous: Segmenter | None = None
         what = f"{self.name} round"
+        ctx.progress(what, 0, rounds)
         for t in range(1, rounds + 1):
-            ctx.progress(what, t - 1, rounds)
             start = time.perf_counter()
             round_ctx = dataclasses.replace(ctx, workdir=ctx.workdir / f"{self.name}-round{t}")
             round_ctx.workdir.mkdir(parents=True, exist_ok=True)
