@@ -4,6 +4,13 @@
 choice, loss, training, batched inference, checkpoints); a subclass only declares its
 own params and implements ``build_model``. The shared training params live in
 ``TRAIN_PARAMS`` so the runner can apply ``train.<param>`` overrides to any subclass.
+
+Options that papers switch on, all off by default: ``axis`` (axial, coronal or sagittal
+slices, ``isotropic`` in-plane resampling), ``pos_weight`` (positive-weighted
+cross-entropy), ``pos_fraction`` (class-balanced batches), seeded ``aug_*``
+augmentations; subclasses may override ``compute_loss`` (deep supervision) and
+``forward_logits``; ``warm_start`` fine-tunes given weights; ``predict_many`` batches the
+slices of many volumes.
 """
 
 from __future__ import annotations
