@@ -46,37 +46,47 @@ def _seeds(value: str) -> tuple[int, ...]:
         ) from None
 
 
-@main.command()
-@click.option("--labeler", help="Comma list of labelers (default: every compatible one).")
-@click.option("--segmenter", help="Comma list of segmenters (default: all).")
-@click.option("--dataset", help="Comma list of datasets (default: the built-in phantom).")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder of the dataset.")
-@click.option("--target", help="What to segment, e.g. tumor, liver, organs.")
-@click.option("--weak", help="Weak-label protocol (box, recist, tags, partial, native).")
-@click.option("--seeds", default="0", show_default=True, help="Comma list of seeds.")
-@click.option(
-    "--profile", type=click.Choice(["quick", "paper"]), default="quick", show_default=True
-)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("wsbench-out"), show_default=True
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Parameter, e.g. acol.delta=0.5, weak.alpha=0.7, train.epochs=3.",
-)
-@click.option(
-    "--sweep",
-    "sweeps",
-    multiple=True,
-    metavar="KEY=V1,V2",
-    help="Run the grid at each value, e.g. weak.alpha=0,0.5,0.9.",
-)
-@click.option("--no-resume", is_flag=True, help="Re-run cells that are already finished.")
-def run(
+def _grid_options(f):
+    """The options that say which grid to run (shared by ``run`` and ``plan``)."""
+    options = [
+        click.option("--labeler", help="Comma list of labelers (default: every compatible one)."),
+        click.option("--segmenter", help="Comma list of segmenters (default: all)."),
+        click.option("--dataset", help="Comma list of datasets (default: the built-in phantom)."),
+        click.option("--data-dir", type=click.Path(path_type=Path), help="Folder of the dataset."),
+        click.option("--target", help="What to segment, e.g. tumor, liver, organs."),
+        click.option("--weak", help="Weak-label protocol (box, recist, tags, partial, native)."),
+        click.option("--seeds", default="0", show_default=True, help="Comma list of seeds."),
+        click.option(
+            "--profile", type=click.Choice(["quick", "paper"]), default="quick", show_default=True
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps."
+        ),
+        click.option(
+            "--out", type=click.Path(path_type=Path), default=Path("wsbench-out"), show_default=True
+        ),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Parameter, e.g. acol.delta=0.5, weak.alpha=0.7, train.epochs=3.",
+        ),
+        click.option(
+            "--sweep",
+            "sweeps",
+            multiple=True,
+            metavar="KEY=V1,V2",
+            help="Run the grid at each value, e.g. weak.alpha=0,0.5,0.9.",
+        ),
+        click.option("--no-resume", is_flag=True, help="Re-run cells that are already finished."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _spec(
     labeler,
     segmenter,
     dataset,
@@ -90,17 +100,12 @@ def run(
     sets,
     sweeps,
     no_resume,
-) -> None:
-    """Run a labeler x segmenter grid and print the leaderboard."""
-    from wsbench import leaderboard
-    from wsbench.grid import RunSpec, parse_sets, parse_sweeps, plan
-    from wsbench.plugins import load_registry
-    from wsbench.progress import RichReporter
-    from wsbench.runner import run_plan
+):
+    from wsbench.grid import RunSpec, parse_sets, parse_sweeps
 
     if data_dir is not None and not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
-    spec = RunSpec(
+    return RunSpec(
         datasets=_csv(dataset),
         labelers=_csv(labeler),
         segmenters=_csv(segmenter),
@@ -115,10 +120,44 @@ def run(
         sweeps=parse_sweeps(sweeps),
         resume=not no_resume,
     )
+
+
+def _console() -> Console:
+    """A terminal console, or one that does not squeeze tables to 80 columns in logs."""
+    console = Console()
+    return console if console.is_terminal else Console(width=240, soft_wrap=True)
+
+
+@main.command()
+@_grid_options
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "local", "ray"]),
+    help="serial: one process; local: one worker process per device or --jobs; ray: a Ray "
+    "cluster. Default: local when there are several workers, else serial.",
+)
+@click.option("--jobs", default=1, show_default=True, help="CPU workers (they split the cores).")
+@click.option(
+    "--devices", help="Comma list of worker devices, e.g. cuda:0,cuda:1 (default: all GPUs)."
+)
+@click.option(
+    "--ray-address", help="Ray cluster to join: auto or HOST:PORT (default: a local one)."
+)
+@click.option("--wait", is_flag=True, help="Wait for another run on the same --out to finish.")
+def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
+    """Run a labeler x segmenter grid and print the leaderboard."""
+    from wsbench import leaderboard
+    from wsbench.execution import Execution, run_plan
+    from wsbench.grid import plan
+    from wsbench.plugins import load_registry
+    from wsbench.progress import make_reporter
+
+    spec = _spec(**grid)
+    out = spec.out
     registry = load_registry()
     _warn_failures(registry)
     the_plan = plan(spec, registry)
-    console = Console()
+    console = _console()
     if not the_plan.cells:
         for what, why in the_plan.skipped:
             console.print(f"[yellow]skipped[/] {what}: {why}", soft_wrap=True)
@@ -126,24 +165,67 @@ def run(
             "nothing to run: no compatible labeler x segmenter x dataset cell; "
             "see the skipped lines above"
         )
-    with RichReporter(console) as reporter:
-        records = run_plan(the_plan, spec, registry, reporter)
+    execution = Execution(
+        executor=executor,
+        jobs=jobs,
+        devices=_csv(devices),
+        ray_address=ray_address,
+        wait=wait,
+    )
+    with make_reporter(console) as reporter:
+        records = run_plan(the_plan, spec, registry, reporter, execution)
     from wsbench.store import Store
 
     with Store(out / "results.sqlite") as store:
-        everything = store.records()
+        everything = store.records(latest=True)
     rows = leaderboard.build_rows(everything, registry.reported())
     leaderboard.write(rows, everything, out / "leaderboard", registry.reported())
-    for ds in sorted({r["dataset"] for r in records}):
+    for ds in sorted({r.dataset for r in records}):
         console.print(_rich_table([r for r in rows if r["dataset"] == ds], ds))
     console.print(f"results: {out / 'results.sqlite'}  tables: {out / 'leaderboard'}")
-    failed = [r for r in records if r["status"] == "failed"]
+    failed = [r for r in records if r.status == "failed"]
     if failed:
         _err.print(
             f"[red]{len(failed)} of {len(records)} cells failed[/]; first: "
-            f"{failed[0]['labeler']} x {failed[0]['segmenter']}: {failed[0]['error']}"
+            f"{failed[0].labeler} x {failed[0].segmenter}: {failed[0].error}"
         )
         sys.exit(1)
+
+
+@main.command("plan")
+@_grid_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan_cmd(as_json: bool, **grid) -> None:
+    """Say what `wsbench run` would do with the same options, running nothing: the cells,
+    the label groups, what resumes and why, what is skipped and why."""
+    from wsbench.execution import plan_summary, schedule
+    from wsbench.grid import plan
+    from wsbench.plugins import load_registry
+
+    spec = _spec(**grid)
+    registry = load_registry()
+    summary = plan_summary(schedule(plan(spec, registry), spec, registry))
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, default=str))
+        return
+    console = _console()
+    table = Table(
+        title=f"wsbench plan — {len(summary['cells'])} cells, {len(summary['groups'])} label groups"
+    )
+    for col in ("group", "cell", "id", "action", "why"):
+        table.add_column(col)
+    for c in summary["cells"]:
+        style = {"resume": "dim", "restore": "yellow"}.get(c["action"])
+        group = "" if c["group"] is None else str(c["group"])
+        table.add_row(group, c["title"], c["id"], c["action"], c["why"], style=style)
+    console.print(table)
+    for g in summary["groups"]:
+        how = "labels and trains in one task" if g["labels_with_segmenter"] else "labels once"
+        console.print(
+            f"group {g['group']}: {g['labeler']} {how}, then trains {len(g['cells'])} cell(s)"
+        )
+    for s in summary["skipped"]:
+        console.print(f"[yellow]skipped[/] {s['what']}: {s['why']}", soft_wrap=True)
 
 
 @main.command("leaderboard")

@@ -116,7 +116,7 @@ class Trainer:
                 log["lr"].append(lr)
                 log["seconds"].append(time.perf_counter() - start)
                 if progress is not None:
-                    progress("train", epoch + 1, cfg.epochs)
+                    progress(f"train loss {log['loss'][-1]:.4g}", epoch + 1, cfg.epochs)
             log["iterations"] = iteration
         finally:
             torch.use_deterministic_algorithms(was_deterministic)

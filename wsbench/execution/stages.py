@@ -1,0 +1,286 @@
+"""The stages of one cell, as functions of plain values.
+
+load split -> simulate weak labels -> pseudo-label -> train -> predict -> evaluate ->
+write artefacts. Each stage takes what it needs (picklable job descriptions, arrays,
+a registry to build plugins from) and returns values; none touches the results store,
+prints, or keeps the registry. Cases come memory-mapped from the slice cache, so a
+stage holds in memory only the slices it reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsbench.api import Case, Intensity, LabelContext, PseudoLabel, Task, TrainContext, WeakCase
+from wsbench.data.cache import SliceCache
+from wsbench.errors import WsbenchError
+from wsbench.execution.jobs import CellJob, DataRef
+from wsbench.grid import NATIVE
+from wsbench.plugins import Registry
+from wsbench.weak.simulate import native_weak, simulate_weak, weak_case
+
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(what: str, done: int, total: int) -> None:
+    pass
+
+
+# -- load split
+
+
+def load_split(
+    data: DataRef, part: str, registry: Registry, cache_dir: str | None
+) -> tuple[list[Case], Task, Intensity]:
+    """The cases of one split part (``train`` or ``test``), memory-mapped, with the task
+    and the intensity transform."""
+    dataset = data.plugin.build(registry, data_dir=data.data_dir)
+    task = dataset.tasks()[data.target]
+    cache = SliceCache(cache_dir)
+    cases = []
+    for info in data.split[part]:
+        case = cache.get(dataset, info, task)
+        _check_finite(case)
+        cases.append(case)
+    return cases, task, dataset.intensity()
+
+
+def _check_finite(case: Case) -> None:
+    """The data-check helper that rejects NaN/inf voxels, where this version has one."""
+    from wsbench.data import check
+
+    finite = getattr(check, "check_finite", None)
+    if finite is not None:
+        finite(case)
+
+
+# -- simulate weak labels
+
+
+def simulate_weak_labels(
+    job: CellJob, cases: Sequence[Case], intensity: Intensity, registry: Registry
+) -> list[WeakCase]:
+    """The weak label of every training case: simulated (seeded) or shipped natively."""
+    if job.cell.protocol.startswith(NATIVE):
+        kind = job.cell.protocol.split(":", 1)[1]
+        return [weak_case(c, native_weak(c, kind), intensity) for c in cases]
+    assert job.protocol is not None
+    protocol = job.protocol.build(registry)
+    return [weak_case(c, simulate_weak(protocol, c, job.cell.seed), intensity) for c in cases]
+
+
+# -- pseudo-label
+
+
+def pseudo_label(
+    job: CellJob,
+    weak: Sequence[WeakCase],
+    classes: tuple[str, ...],
+    registry: Registry,
+    device: str,
+    progress: Progress = _quiet,
+) -> list[PseudoLabel]:
+    labeler = job.labeler.build(registry)
+    segmenter = job.segmenter
+
+    ctx = LabelContext(
+        device=device,
+        seed=job.cell.seed,
+        classes=classes,
+        workdir=job.cell_dir / "work",
+        progress=progress,
+        new_segmenter=lambda: segmenter.build(registry),
+    )
+    pseudo = labeler.label(weak, ctx)
+    check_pseudo(pseudo, weak, labeler.name)
+    return pseudo
+
+
+def check_pseudo(pseudo: Sequence[PseudoLabel], cases: Sequence[WeakCase], name: str) -> None:
+    if len(pseudo) != len(cases):
+        raise WsbenchError(
+            f"labeler {name!r} returned {len(pseudo)} pseudo labels for "
+            f"{len(cases)} training cases; return one per case"
+        )
+    for p, c in zip(pseudo, cases):
+        spatial = p.target.shape[1:] if p.multilabel else p.target.shape
+        if tuple(spatial) != tuple(c.image.shape) or p.weight.shape != p.target.shape:
+            raise WsbenchError(
+                f"labeler {name!r}: pseudo label of case {c.id} has shape {p.target.shape} and "
+                f"weight {p.weight.shape}, but the image is {c.image.shape}; "
+                "return full-volume maps"
+            )
+
+
+def pseudo_quality(
+    pseudo: Sequence[PseudoLabel], train: Sequence[Case], registry: Registry
+) -> dict[str, float]:
+    """Dice of pseudo masks against the training ground truth, on the labelled slices."""
+    by_id = {c.id: c for c in train}
+    dice_cls = registry.classes("metric").get("dice")
+    if dice_cls is None:
+        return {}
+    dice = dice_cls()
+    per_class: dict[str, list[float]] = {}
+    for p in pseudo:
+        case = by_id.get(p.case_id)
+        if case is None or case.label is None or len(p.slices) == 0:
+            continue
+        sl = np.asarray(p.slices)
+        fg = _foreground(p, sl)
+        gt = np.asarray(case.label[sl])
+        for k, name in enumerate(case.classes, start=1):
+            per_class.setdefault(name, []).append(
+                float(dice.compute(fg == k, gt == k, case.spacing))
+            )
+    out = {f"dice/{k}": float(np.nanmean(v)) for k, v in per_class.items()}
+    if per_class:
+        out["dice"] = float(np.nanmean([out[f"dice/{k}"] for k in per_class]))
+    return out
+
+
+def _foreground(p: PseudoLabel, sl: np.ndarray) -> np.ndarray:
+    """The task-label map of the labelled slices only (argmax of multilabel targets)."""
+    if not p.multilabel:
+        return np.asarray(p.target[sl])
+    target = np.asarray(p.target[:, sl])
+    out = np.zeros(target.shape[1:], np.uint8)
+    for c in range(target.shape[0]):
+        out[target[c] > 0] = c + 1
+    return out
+
+
+# -- train
+
+
+def train(
+    job: CellJob,
+    weak: Sequence[WeakCase],
+    pseudo: Sequence[PseudoLabel],
+    classes: tuple[str, ...],
+    registry: Registry,
+    device: str,
+    progress: Progress = _quiet,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit the cell's segmenter; save its checkpoint when the segmenter can. Returns the
+    trained segmenter and its training log."""
+    segmenter = job.segmenter.build(registry)
+    ctx = train_context(job, classes, device, progress)
+    log = segmenter.fit(weak, pseudo, ctx) or {}
+    if can_checkpoint(segmenter):
+        job.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tmp = job.checkpoint.with_name(f".{job.checkpoint.name}.tmp")
+        segmenter.save(tmp)
+        tmp.replace(job.checkpoint)
+    return segmenter, log
+
+
+def load_trained(job: CellJob, registry: Registry) -> Any:
+    """The cell's segmenter from its saved checkpoint (predictions without retraining)."""
+    segmenter = job.segmenter.build(registry)
+    segmenter.load(job.checkpoint)
+    return segmenter
+
+
+def can_checkpoint(segmenter: Any) -> bool:
+    from wsbench.api import Segmenter
+
+    cls = type(segmenter)
+    return cls.save is not Segmenter.save and cls.load is not Segmenter.load
+
+
+def train_context(job: CellJob, classes: tuple[str, ...], device: str, progress: Progress):
+    return TrainContext(
+        device=device,
+        seed=job.cell.seed,
+        classes=classes,
+        workdir=job.cell_dir / "work",
+        progress=progress,
+    )
+
+
+# -- predict and evaluate
+
+
+def predict(
+    segmenter: Any, case: Case, intensity: Intensity, multilabel: bool, ctx: TrainContext
+) -> np.ndarray:
+    """One test case's label map."""
+    probs = segmenter.predict(case.image, intensity, ctx)
+    return to_label_map(probs, multilabel)
+
+
+def to_label_map(probs: np.ndarray, multilabel: bool, threshold: float = 0.5) -> np.ndarray:
+    """Softmax (K+1, ...) -> argmax; sigmoid (K, ...) -> most likely class above threshold."""
+    if not multilabel:
+        return probs.argmax(0).astype(np.uint8)
+    best = probs.argmax(0)
+    return np.where(probs.max(0) > threshold, best + 1, 0).astype(np.uint8)
+
+
+def evaluate_case(pred: np.ndarray, case: Case, registry: Registry) -> dict[str, float]:
+    """Every registered metric per class (``name/class``) and their class mean (``name``)."""
+    from wsbench.metrics import compute_classes
+
+    metrics = [cls() for cls in registry.classes("metric").values()]
+    return compute_classes(pred, np.asarray(case.label), case.spacing, case.classes, metrics)
+
+
+def case_scores(pred: np.ndarray, case: Case, registry: Registry) -> dict[str, Any]:
+    """A ``per_case`` entry: case and patient ids, the metrics, and positivity if known."""
+    out: dict[str, Any] = {"case": case.id, "patient": case.patient}
+    out.update(evaluate_case(pred, case, registry))
+    if "positive" in case.meta:
+        out["positive"] = bool(case.meta["positive"])
+    return out
+
+
+def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Means over cases of every numeric metric (NaN excluded); ``@pos`` over positive cases."""
+    out: dict[str, float] = {}
+    keys = [k for k, v in (per_case[0].items() if per_case else ()) if isinstance(v, float)]
+    for subset, suffix in ((per_case, ""), ([c for c in per_case if c.get("positive")], "@pos")):
+        if suffix and not any("positive" in c for c in per_case):
+            continue
+        for k in keys:
+            vals = [c[k] for c in subset if math.isfinite(c.get(k, float("nan")))]
+            out[k + suffix] = float(np.mean(vals)) if vals else float("nan")
+            if len(vals) < len(subset):  # undefined values (e.g. a distance to an empty mask)
+                out[f"{k}{suffix}_n_nan"] = float(len(subset) - len(vals))
+    return out
+
+
+# -- write artefacts
+
+
+def write_artefacts(
+    cell_dir: Path,
+    per_case: list[dict[str, Any]],
+    metrics: dict[str, float],
+    extra: dict[str, Any],
+) -> Path:
+    """``summary.json`` last: its presence says the cell's artefacts are complete."""
+    from wsbench.outputs import write_summary
+
+    return write_summary(cell_dir, per_case, metrics, extra)
+
+
+def artefacts_missing(job: CellJob, checkpointed: bool) -> list[str]:
+    """What of a finished cell's artefacts is gone: ``summary.json``, ``predictions/``
+    (one file per test case), ``model.pt`` (for segmenters that save checkpoints)."""
+    missing = []
+    if checkpointed and not job.checkpoint.exists():
+        missing.append("model.pt")
+    preds = job.cell_dir / "predictions"
+    want = {f"{info.id}.nii.gz" for info in job.data.split["test"]}
+    have = {p.name for p in preds.glob("*.nii.gz")} if preds.is_dir() else set()
+    if not want <= have:
+        missing.append("predictions/")
+    if not (job.cell_dir / "summary.json").exists():
+        missing.append("summary.json")
+    return missing
