@@ -7,4 +7,5 @@ def toy_registry():
     from wsbench.testing import toy_plugins
 
     toy_plugins.ToyOracle.calls = 0
+    toy_plugins.ToyThreshold.fits = 0
     return load_registry(extra=[toy_plugins])

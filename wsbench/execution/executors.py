@@ -36,6 +36,7 @@ from wsbench.execution.worker import (
     run_cell,
     run_label,
     set_threads,
+    worker_registry,
 )
 from wsbench.plugins import Registry
 
@@ -107,25 +108,31 @@ class LocalExecutor:
 
     def run(self, groups: list[LabelGroup], sink: Sink) -> Iterator[CellRecord]:
         ctx = mp.get_context("spawn")
-        workers = [_Worker(ctx, env) for env in self.envs]
         labels: deque[tuple[str, Any]] = deque(first_tasks(groups))
         cells: deque[tuple[str, Any]] = deque()  # cells of labelled groups go first
+        n = min(len(self.envs), len(labels))  # no more workers than there is work to start
+        workers: list[_Worker | None] = [_Worker(ctx, env) for env in self.envs[:n]]
+        workers += [None] * (len(self.envs) - n)
         try:
-            while labels or cells or any(w.task for w in workers):
-                for w in workers:
-                    if w.task is None and (cells or labels):
+            while labels or cells or any(w is not None and w.task for w in workers):
+                for i, w in enumerate(workers):
+                    if (cells or labels) and (w is None or w.task is None):
+                        if w is None:  # started late, or replacing a worker that died
+                            w = workers[i] = _Worker(ctx, self.envs[i])
                         w.give(cells.popleft() if cells else labels.popleft())
-                busy = [w for w in workers if w.task is not None]
+                busy = [w for w in workers if w is not None and w.task is not None]
                 ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
                 for w in busy:
                     if w.conn in ready or w.proc.sentinel in ready:
                         done = yield from self._drain(w, sink, cells)
                         if done == "dead":
                             yield from self._died(w, sink)
-                            workers[workers.index(w)] = _Worker(ctx, w.env)
+                            w.conn.close()
+                            workers[workers.index(w)] = None
         finally:
             for w in workers:
-                w.stop()
+                if w is not None:
+                    w.stop()
 
     def _drain(self, w: _Worker, sink: Sink, cells: deque) -> Iterator[CellRecord]:
         """Read what ``w`` sent; return "dead" when its process is gone."""
@@ -177,6 +184,7 @@ def _worker_main(conn: Connection, env: WorkerEnv) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     set_threads(env.threads)
+    worker_registry(env)  # import the plugins while the driver is still scheduling
 
     def sink(event: Event) -> None:
         conn.send(("event", event))

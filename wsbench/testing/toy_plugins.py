@@ -11,6 +11,13 @@ Use them through the public API, as a third-party plugin author would::
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
 import numpy as np
 
 from wsbench import hookimpl
@@ -88,11 +95,18 @@ class ToyThreshold(Segmenter):
     params = (
         Param("epochs", 1, "unused; lets train.epochs be set"),
         Param("explode", False, "raise in fit (to test failure isolation)"),
+        Param("sleep", 0.0, "seconds to sleep in fit (to kill a run mid-grid)"),
+        Param("die", False, "SIGKILL its own worker process in fit (never the main process)"),
     )
+    fits = 0
 
     def fit(self, cases, labels, ctx):
+        type(self).fits += 1
         if self.p["explode"]:
             raise RuntimeError("toy segmenter exploded on purpose")
+        if self.p["die"] and multiprocessing.current_process().name.startswith("wsbench-"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(self.p["sleep"])
         fg, bg = [], []
         for c, lab in zip(cases, labels):
             img = c.image[lab.slices]
@@ -105,6 +119,12 @@ class ToyThreshold(Segmenter):
     def predict(self, image, intensity, ctx):
         p = (image > self.t).astype(np.float32)
         return np.stack([1 - p, p])
+
+    def save(self, path):
+        Path(path).write_text(json.dumps({"t": float(self.t)}))
+
+    def load(self, path):
+        self.t = json.loads(Path(path).read_text())["t"]
 
 
 @hookimpl
