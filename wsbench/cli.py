@@ -220,10 +220,11 @@ def plan_cmd(as_json: bool, **grid) -> None:
         table.add_row(group, c["title"], c["id"], c["action"], c["why"], style=style)
     console.print(table)
     for g in summary["groups"]:
-        how = "labels and trains in one task" if g["labels_with_segmenter"] else "labels once"
-        console.print(
-            f"group {g['group']}: {g['labeler']} {how}, then trains {len(g['cells'])} cell(s)"
-        )
+        if g["labels_with_segmenter"]:
+            how = "labels and trains its segmenter in one task"
+        else:
+            how = f"labels once, then {len(g['cells'])} cell(s) train in parallel"
+        console.print(f"group {g['group']}: {g['labeler']} {how}")
     for s in summary["skipped"]:
         console.print(f"[yellow]skipped[/] {s['what']}: {s['why']}", soft_wrap=True)
 

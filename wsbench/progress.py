@@ -70,7 +70,7 @@ class RichReporter(Reporter):
         row = self._rows.get(event.cell_id)
         if row is None:
             row = self._rows[event.cell_id] = self.progress.add_task("", total=None)
-        what = event.message if event.kind == "progress" else ""
+        what = event.message.removeprefix(event.stage) if event.kind == "progress" else ""
         self.progress.update(
             row,
             description=f"  [cyan]{escape(event.worker)}[/] {escape(event.title)} · "
@@ -127,14 +127,15 @@ class PlainReporter(Reporter):
             if not last and now - self._last.get(event.cell_id, 0.0) < self.every_s:
                 return
             self._last[event.cell_id] = now
+            what = event.message.removeprefix(event.stage).strip()
             self._print(
-                f"{event.cell_id} [{event.worker}] {event.stage} {escape(event.message)} "
+                f"{event.cell_id} {escape(f'[{event.worker}]')} {event.stage} {escape(what)} "
                 f"{event.done}/{event.total}"
             )
         elif event.kind == "warning":
             self._print(f"[yellow]warning[/] {event.cell_id}: {escape(event.message)}")
         else:
-            self._print(f"{event.cell_id} [{event.worker}] {event.stage}")
+            self._print(f"{event.cell_id} {escape(f'[{event.worker}]')} {event.stage}")
 
     def resumed(self, title: str, record: CellRecord) -> None:
         self._print(f"[dim]resumed {record.id} {escape(title)} {escape(record.note)}[/]")

@@ -136,7 +136,7 @@ def _why_new(job: CellJob, store: Store | None) -> str:
         return "no results store yet"
     olds = store.records(latest=True, config_id=job.config_id)
     if not olds:
-        return "not run before"
+        return "no stored record of this configuration"
     old = olds[0]["provenance"].get("identity") or {}
     changes = [c for c in _diff(old, dict(job.identity)) if c]
     return "changed since the stored record: " + ("; ".join(changes[:4]) or "identity differs")
