@@ -320,3 +320,39 @@ def test_a_killed_driver_loses_no_finished_cell(tmp_path, toy_registry):
     resumed = {r["id"] for r in recs if r["resumed"]}
     assert {r["id"] for r in finished} <= resumed
     assert all(r["status"] == "done" for r in recs) and len(recs) == 4
+
+
+# -- the command line
+
+
+TINY = [
+    "--dataset", "synthetic", "--labeler", "box-fill,oracle", "--segmenter", "unet",
+    "--set", "synthetic.n_patients=3", "--set", "synthetic.size=32",
+    "--set", "synthetic.n_slices=4", "--set", "synthetic.val_fraction=0",
+    "--set", "synthetic.test_fraction=0.34", "--set", "train.epochs=1", "--device", "cpu",
+]  # fmt: skip
+
+
+def test_plan_and_a_piped_run(tmp_path):
+    from click.testing import CliRunner
+
+    from wsbench.cli import main
+
+    out = ["--out", str(tmp_path / "out")]
+    runner = CliRunner()
+    planned = runner.invoke(main, ["plan", *TINY, *out, "--json"], catch_exceptions=False)
+    summary = json.loads(planned.output)
+    assert [c["action"] for c in summary["cells"]] == ["run", "run"]
+    assert len(summary["groups"]) == 2 and {s["what"] for s in summary["skipped"]}
+
+    ran = runner.invoke(main, ["run", *TINY, *out], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    lines = ran.output.splitlines()
+    for c in summary["cells"]:  # plain lines carry the cell id; the ids match the plan
+        assert any(line.startswith(f"{c['id']} [main] train") for line in lines)
+    assert "┃ labeler" in ran.output and "segmenter" in ran.output  # not squeezed
+
+    again = runner.invoke(main, ["plan", *TINY, *out, "--json"], catch_exceptions=False)
+    assert [c["action"] for c in json.loads(again.output)["cells"]] == ["resume", "resume"]
+    rerun = runner.invoke(main, ["run", *TINY, *out], catch_exceptions=False)
+    assert rerun.output.count("resumed ") == 2
