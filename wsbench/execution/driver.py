@@ -103,7 +103,12 @@ def schedule(the_plan: Plan, spec: RunSpec, registry: Registry) -> Schedule:
     finally:
         if store is not None:
             store.close()
-    groups = group_jobs([d.job for d in decisions if d.action != "resume"])
+    # a sweep over a parameter of a plugin outside a cell repeats that cell: compute it once
+    todo: dict[str, CellJob] = {}
+    for d in decisions:
+        if d.action != "resume":
+            todo.setdefault(d.job.id, d.job)
+    groups = group_jobs(list(todo.values()))
     return Schedule(decisions, groups, list(the_plan.skipped))
 
 
