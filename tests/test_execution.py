@@ -77,7 +77,7 @@ def test_two_spellings_of_one_configuration_are_one_cell(tmp_path, toy_registry)
 
 
 def test_profile_version_and_data_make_new_cells(tmp_path, toy_registry, monkeypatch):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     base = ids(grid(tmp_path), toy_registry)
     assert ids(grid(tmp_path, profile="paper"), toy_registry) != base
@@ -113,7 +113,7 @@ def test_changed_files_of_a_data_dir_make_a_new_cell(tmp_path):
 def test_a_changed_cell_keeps_the_old_row_and_latest_gives_the_newest(
     tmp_path, toy_registry, monkeypatch
 ):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     (old,) = run_grid(grid(tmp_path), toy_registry)
     monkeypatch.setattr(toy_plugins.ToyThreshold, "version", "0.2.0")
@@ -133,7 +133,7 @@ def test_a_changed_cell_keeps_the_old_row_and_latest_gives_the_newest(
 
 
 def test_resumed_cells_are_announced(tmp_path, toy_registry):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     run_grid(grid(tmp_path, seeds=(0, 1)), toy_registry)
     reporter = Events()
@@ -143,7 +143,7 @@ def test_resumed_cells_are_announced(tmp_path, toy_registry):
 
 
 def test_deleted_artefacts_are_restored(tmp_path, toy_registry):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     (first,) = run_grid(grid(tmp_path), toy_registry)
     cell_dir = tmp_path / "out" / "toy" / first["id"]
@@ -168,7 +168,7 @@ def test_deleted_artefacts_are_restored(tmp_path, toy_registry):
 
 
 def test_a_failed_rerun_never_replaces_a_finished_record(tmp_path, toy_registry, monkeypatch):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     (done,) = run_grid(grid(tmp_path), toy_registry)
 
@@ -187,7 +187,7 @@ def test_a_failed_rerun_never_replaces_a_finished_record(tmp_path, toy_registry,
 
 
 def test_damaged_cache_entry_is_reported_deleted_and_rebuilt(tmp_path, toy_registry):
-    import toy_plugins
+    from wsbench.testing import toy_plugins
 
     (first,) = run_grid(grid(tmp_path), toy_registry)
     entry = tmp_path / "out" / "cache" / "pseudo" / first["provenance"]["pseudo_cache"]["key"][:2]
@@ -293,7 +293,7 @@ def test_a_killed_driver_loses_no_finished_cell(tmp_path, toy_registry):
         f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import toy_plugins
+        from wsbench.testing import toy_plugins
         from wsbench.execution import run_grid
         from wsbench.grid import RunSpec
         from wsbench.plugins import load_registry

@@ -16,8 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.api import Case, Intensity, LabelContext, PseudoLabel, Task, TrainContext, WeakCase
+from wsbench.api import (
+    Case,
+    Intensity,
+    LabelContext,
+    PseudoLabel,
+    Task,
+    TrainContext,
+    WeakCase,
+    check_weak_kind,
+)
 from wsbench.data.cache import SliceCache
+from wsbench.data.check import check_finite
 from wsbench.errors import WsbenchError
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
@@ -45,18 +55,8 @@ def load_split(
     cases = []
     for info in data.split[part]:
         case = cache.get(dataset, info, task)
-        _check_finite(case)
-        cases.append(case)
+        cases.append(check_finite(case))  # NaN or inf voxels: the cell fails naming the file
     return cases, task, dataset.intensity()
-
-
-def _check_finite(case: Case) -> None:
-    """The data-check helper that rejects NaN/inf voxels, where this version has one."""
-    from wsbench.data import check
-
-    finite = getattr(check, "check_finite", None)
-    if finite is not None:
-        finite(case)
 
 
 # -- simulate weak labels
@@ -96,6 +96,7 @@ def pseudo_label(
         progress=progress,
         new_segmenter=lambda: segmenter.build(registry),
     )
+    check_weak_kind(labeler, weak)  # the one weak-kind check, before labelling
     pseudo = labeler.label(weak, ctx)
     check_pseudo(pseudo, weak, labeler.name)
     return pseudo

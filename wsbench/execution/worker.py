@@ -200,6 +200,7 @@ def _run_stages(
         )
         prov["train_log"] = {k: v for k, v in log.items() if k in ("loss", "epochs", "seconds")}
         multilabel = bool(pseudo[0].multilabel) if pseudo else bool(labeler_cls.multilabel)
+        _train_overlay(job, train, weak, pseudo)
         del pseudo, train, weak
     if stages.can_checkpoint(segmenter):
         prov["checkpoint"] = str(job.checkpoint)
@@ -227,6 +228,21 @@ def _run_stages(
         record.metrics,
         {"cell": job.cell.key, "id": job.id, "pseudo": record.pseudo, "provenance": prov},
     )
+
+
+def _train_overlay(job: CellJob, train: list, weak: list, pseudo: list) -> None:
+    """A training case's pseudo label beside its ground truth, for the gallery."""
+    from wsbench.outputs import write_overlay
+
+    by_id = {p.case_id: p for p in pseudo}
+    if train and weak and train[0].id in by_id:
+        write_overlay(
+            job.cell_dir / "train",
+            train[0],
+            weak[0].intensity,
+            pseudo=by_id[train[0].id].foreground(),  # drawn as "pseudo label"
+            max_slices=2,
+        )
 
 
 class _GroupFailed(WsbenchError):
