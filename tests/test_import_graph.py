@@ -128,7 +128,7 @@ def test_the_checker_finds_a_cycle_through_a_function_level_import(tmp_path):
 def test_the_graph_covers_the_packages():
     graph = import_graph()
     assert "wsbench.data.phantom.dataset" in graph and "wsbench_plugins.acol.plugin" in graph
-    assert "wsbench.api" in graph["wsbench.runner"]
+    assert "wsbench.api" in graph["wsbench.execution.stages"]
 
 
 def test_no_import_cycle():

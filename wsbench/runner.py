@@ -7,9 +7,10 @@ scripts; new code imports from ``wsbench.execution``.
 from wsbench.execution import CellRecord, Execution, Reporter, run_grid, run_plan
 from wsbench.execution.stages import aggregate, evaluate_case, pseudo_quality, to_label_map
 from wsbench.execution.worker import git_sha
-from wsbench.grid import RunSpec
+from wsbench.grid import Cell, RunSpec
 
 __all__ = [
+    "Cell",
     "CellRecord",
     "Execution",
     "Reporter",
