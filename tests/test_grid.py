@@ -94,3 +94,15 @@ def test_labeler_and_protocol_may_share_a_name():
     cell = p.cells[0]
     assert cell.params_for("protocol", "partial") == {"alpha": "0.5", "slices": "all"}
     assert cell.params_for("labeler", "partial") == {}
+
+
+def test_a_plugin_out_of_the_default_grid_runs_only_when_named():
+    from wsbench.grid import RunSpec, plan
+    from wsbench.plugins import load_registry
+
+    registry = load_registry()
+    default = plan(RunSpec(labelers=("box-fill",)), registry)
+    assert "deeplabv3plus" not in {c.segmenter for c in default.cells}
+    assert any(what == "deeplabv3plus" and "--segmenter" in why for what, why in default.skipped)
+    named = plan(RunSpec(labelers=("box-fill",), segmenters=("deeplabv3plus",)), registry)
+    assert {c.segmenter for c in named.cells} == {"deeplabv3plus"}

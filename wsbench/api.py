@@ -105,6 +105,9 @@ class Plugin:
     params: ClassVar[tuple[Param, ...]] = ()
     profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {"quick": {}, "paper": {}}
     reported: ClassVar[tuple[Reported, ...]] = ()
+    # Whether a run that names no labeler (segmenter) includes this one. Expensive variants
+    # set False, so the default `wsbench run` stays a quick demo; naming them still works.
+    in_default_grid: ClassVar[bool] = True
 
     def __init__(self, profile: str = "quick", **overrides: Any):
         self.profile = profile

@@ -106,9 +106,12 @@ def parse_sweeps(pairs: Sequence[str]) -> dict[str, list[str]]:
 
 def plan(spec: RunSpec, registry: Registry) -> Plan:
     datasets = _names(spec.datasets, registry, "dataset") or _default_datasets(spec, registry)
-    labelers = _names(spec.labelers, registry, "labeler") or list(registry.classes("labeler"))
-    segmenters = _names(spec.segmenters, registry, "segmenter") or list(
-        registry.classes("segmenter")
+    skipped: list[tuple[str, str]] = []
+    labelers = _names(spec.labelers, registry, "labeler") or _default_grid(
+        registry, "labeler", skipped
+    )
+    segmenters = _names(spec.segmenters, registry, "segmenter") or _default_grid(
+        registry, "segmenter", skipped
     )
     protocols = registry.classes("protocol")
     if spec.weak is not None and spec.weak != NATIVE and spec.weak not in protocols:
@@ -132,7 +135,6 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
     ] or [()]
 
     cells: list[Cell] = []
-    skipped: list[tuple[str, str]] = []
     targets: dict[str, str] = {}
     for ds_name in datasets:
         ds_cls = registry.get("dataset", ds_name)
@@ -241,6 +243,17 @@ def _min_classes(spec: RunSpec, registry: Registry) -> int:
     if spec.weak in protocols:
         return getattr(protocols[spec.weak], "min_classes", 1)
     return 1
+
+
+def _default_grid(registry: Registry, kind: str, skipped: list[tuple[str, str]]) -> list[str]:
+    """Every installed plugin of ``kind`` that joins a run which names none of that kind."""
+    chosen = []
+    for name, cls in registry.classes(kind).items():
+        if cls.in_default_grid:
+            chosen.append(name)
+        else:
+            skipped.append((name, f"not in the default grid; name it with --{kind} {name}"))
+    return chosen
 
 
 def _default_datasets(spec: RunSpec, registry: Registry) -> list[str]:

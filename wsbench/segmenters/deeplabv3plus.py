@@ -40,6 +40,7 @@ def parse_ints(text: str, key: str) -> tuple[int, ...]:
 class DeepLabV3PlusSegmenter(SliceSegmenter):
     name = "deeplabv3plus"
     version = "0.1.0"
+    in_default_grid = False  # as long as deeplabv3 again: the default run stays a quick demo
     citation = (
         "Chen L-C, Zhu Y, Papandreou G, Schroff F, Adam H. Encoder-Decoder with Atrous "
         "Separable Convolution for Semantic Image Segmentation. ECCV 2018."
