@@ -11,7 +11,6 @@ ResNet-50 at output stride 8 (torchvision's ``deeplabv3_resnet50``).
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +20,7 @@ from torch import nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
-from wsbench.errors import DataError
+from wsbench.nn.backbones import load_state_file
 from wsbench.params import Param
 from wsbench.segmenters.slices import TRAIN_PARAMS, SliceSegmenter
 
@@ -132,27 +131,6 @@ class DeepLabV3Segmenter(SliceSegmenter):
     def initialise(self, model: nn.Module) -> None:
         path = self.p["backbone_weights"]
         if path:
-            load_backbone_weights(model.net.backbone, Path(path), self.p["backbone"])
-
-
-def load_backbone_weights(backbone: nn.Module, path: Path, arch: str) -> None:
-    """Load an ImageNet ResNet state dict (its ``fc`` is dropped) into ``backbone``."""
-    if not path.is_file():
-        raise DataError(
-            f"deeplabv3.backbone_weights: {path} does not exist; give the path of a local "
-            f"ImageNet {arch} state dict, or set deeplabv3.backbone_weights= for random init"
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
-        raise DataError(f"deeplabv3.backbone_weights: cannot read {path}: {exc}") from None
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    try:
-        backbone.load_state_dict(state)
-    except RuntimeError as exc:
-        raise DataError(
-            f"deeplabv3.backbone_weights: {path} is not a torchvision {arch} state dict "
-            f"({str(exc).splitlines()[0]}); check deeplabv3.backbone"
-        ) from None
+            load_state_file(
+                model.net.backbone, Path(path), "deeplabv3.backbone_weights", self.p["backbone"]
+            )
