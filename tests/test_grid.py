@@ -106,3 +106,32 @@ def test_a_plugin_out_of_the_default_grid_runs_only_when_named():
     assert any(what == "deeplabv3plus" and "--segmenter" in why for what, why in default.skipped)
     named = plan(RunSpec(labelers=("box-fill",), segmenters=("deeplabv3plus",)), registry)
     assert {c.segmenter for c in named.cells} == {"deeplabv3plus"}
+
+
+@pytest.mark.parametrize(
+    "profile, sets, expected",
+    [
+        ("paper", {}, {"partial": "ce", "smile": "bce", "smiler": "bce"}),
+        ("paper", {"train.loss": "dice"}, {"partial": "dice", "smile": "dice", "smiler": "dice"}),
+        ("quick", {}, {"partial": "auto", "smile": "auto", "smiler": "auto"}),
+    ],
+)
+def test_a_labeler_sets_its_papers_training_loss_under_a_profile(profile, sets, expected):
+    """Labeler.train_profiles: SMILE's BCE and the baseline's CE under --profile paper, over
+    the segmenter's own paper profile (deeplabv3: Dice); the user's --set still wins."""
+    from wsbench.grid import segmenter_params
+    from wsbench.plugins import load_registry
+
+    registry = load_registry()
+    spec = RunSpec(
+        datasets=("synthetic",),
+        labelers=("partial", "smile", "smiler"),
+        segmenters=("deeplabv3",),
+        weak="partial",
+        profile=profile,
+        sets=sets,
+    )
+    for cell in plan(spec, registry).cells:
+        over = segmenter_params(cell, registry, profile)
+        segmenter = registry.get("segmenter", cell.segmenter)(profile=profile, **over)
+        assert segmenter.p["loss"] == expected[cell.labeler], cell.labeler

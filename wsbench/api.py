@@ -462,6 +462,10 @@ class Labeler(Plugin):
     multilabel: ClassVar[bool] = False  # yields per-class sigmoid targets
     uses_segmenter: ClassVar[bool] = False  # trains the cell's segmenter (cache key includes it)
     baseline: ClassVar[bool] = False  # shown on every leaderboard (box-fill, oracle)
+    # Per profile, the training settings the labeler's paper gives the segmenter, e.g.
+    # {"paper": {"loss": "bce"}}: they replace the segmenter profile's values for the
+    # params the segmenter declares; the user's --set still wins (``segmenter_params``).
+    train_profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
         """Pseudo labels for ``cases``, in order. The default labels each case on its own with

@@ -184,6 +184,15 @@ def instantiate(cls: type, spec: RunSpec, overrides: Mapping[str, Any], **kw: An
     return cls(profile=spec.profile, **kw, **dict(overrides))
 
 
+def segmenter_params(cell: Cell, registry: Registry, profile: str) -> dict[str, Any]:
+    """The parameters a cell's segmenter is built with, over its own profile: the labeler's
+    ``train_profiles[profile]`` (the labeler's paper's training settings, e.g. SMILE's BCE),
+    restricted to the params the segmenter declares, then the user's ``--set`` values."""
+    hints = registry.get("labeler", cell.labeler).train_profiles.get(profile, {})
+    seg_cls = registry.get("segmenter", cell.segmenter)
+    return {**_declared(seg_cls, hints), **cell.params_for("segmenter", cell.segmenter)}
+
+
 def choose_target(dataset: Dataset, spec: RunSpec, registry: Registry) -> str:
     tasks = dataset.tasks()
     if spec.target is not None:
@@ -354,7 +363,11 @@ def _validate(
         ):
             if kind == "protocol" and name.startswith(NATIVE):
                 continue
-            over = cell.params_for(kind, name)
+            over = (
+                segmenter_params(cell, registry, spec.profile)
+                if kind == "segmenter"
+                else cell.params_for(kind, name)
+            )
             tag = stable_hash([kind, name, over])
             if tag in seen:
                 continue
@@ -362,4 +375,13 @@ def _validate(
             instantiate(registry.get(kind, name), spec, over)
 
 
-__all__ = ["Cell", "IncompatibleError", "Plan", "RunSpec", "parse_sets", "parse_sweeps", "plan"]
+__all__ = [
+    "Cell",
+    "IncompatibleError",
+    "Plan",
+    "RunSpec",
+    "parse_sets",
+    "parse_sweeps",
+    "plan",
+    "segmenter_params",
+]

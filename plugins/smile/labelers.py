@@ -41,6 +41,8 @@ class PartialBaseline(Labeler):
     citation = CITATION
     consumes = ("partial",)
     multilabel = False
+    # §2: DeepLab's softmax trained with cross-entropy (no Dice term) under --profile paper
+    train_profiles: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"loss": "ce"}}
 
     def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
         target, weight = baseline_targets(_partial(case).label)
@@ -56,13 +58,23 @@ class Smile(Labeler):
     reported = REPORTED
     consumes = ("partial",)
     multilabel = True
+    # §2.1, Eq. 1: K sigmoid heads trained with BCE weighted by w_k under --profile paper
+    train_profiles: ClassVar[dict[str, dict[str, Any]]] = {"paper": {"loss": "bce"}}
+    params = (
+        Param(
+            "ambiguity",
+            True,
+            "ignore the ambiguous pixels of missing organs (w_k, §2.1); false = w_k = 1 "
+            "everywhere, missing organs trained as certain negatives (the claims-test mutant)",
+        ),
+    )
 
     def label_case(self, case: WeakCase, ctx: LabelContext) -> PseudoLabel:
         return self._smile(case)
 
     def _smile(self, case: WeakCase) -> PseudoLabel:
         weak = _partial(case)
-        target, weight = smile_targets(weak.label, weak.annotated)
+        target, weight = smile_targets(weak.label, weak.annotated, self.p["ambiguity"])
         return PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=True)
 
 
@@ -74,12 +86,14 @@ class SmileR(Smile):
     gamma_t = (t / T) * gamma_max fraction of the ambiguous pixels it predicts
     positive. Each round starts again from the SMILE targets. The returned targets are
     those of round T; the runner trains the cell's segmenter on them (the final model).
+    ``relabel=False`` adds no positives, so every round retrains on the SMILE targets:
+    the claims test's mutant, SMILEr without its key idea.
     """
 
     name = "smiler"
     version = "0.1.0"
     uses_segmenter = True
-    params = (
+    params = Smile.params + (
         Param("T", 2, "curriculum rounds (relabel, then retrain)", type=int, **at_least(1)),
         Param(
             "gamma_max",
@@ -87,6 +101,12 @@ class SmileR(Smile):
             "fraction of predicted positives relabelled in the last round",
             type=float,
             **in_range(0.0, 1.0, lo_open=True),
+        ),
+        Param(
+            "relabel",
+            True,
+            "add the top-gamma predicted positives each round (§2.2); false = every round "
+            "retrains on the SMILE targets (the claims-test mutant)",
         ),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
@@ -118,13 +138,12 @@ class SmileR(Smile):
         ctx.progress("smiler round", len(rounds), len(rounds))
         return labels
 
-    @staticmethod
     def _relabel(
-        case: WeakCase, base: PseudoLabel, segmenter, gamma: float, ctx: LabelContext
+        self, case: WeakCase, base: PseudoLabel, segmenter, gamma: float, ctx: LabelContext
     ) -> PseudoLabel:
         """The SMILE targets of ``case`` plus the top-gamma predicted positives."""
         annotated = np.asarray(case.weak.annotated, bool)
-        if annotated.all():
+        if annotated.all() or not self.p["relabel"]:
             return base
         prob = segmenter.predict(case.image, case.intensity, ctx)
         if prob.shape != base.target.shape:

@@ -18,14 +18,20 @@ def baseline_targets(label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return label.astype(np.uint8, copy=True), np.ones(label.shape, np.float32)
 
 
-def smile_targets(label: np.ndarray, annotated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def smile_targets(
+    label: np.ndarray, annotated: np.ndarray, ambiguity: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """K binary targets and K weight maps w_k (§2.1, Eq. 1).
 
     Annotated class k: w_k = 1 everywhere. Unannotated class k: w_k = 1 only on the
     pixels of the annotated classes (certain negatives for k), 0 elsewhere (ambiguous).
+    ``ambiguity=False`` removes SMILE's key idea (w_k = 1 everywhere: a missing organ is
+    a certain negative); it exists as the claims test's mutant, not as a method.
     """
     num_classes = len(annotated)
     target = np.stack([label == k for k in range(1, num_classes + 1)]).astype(np.uint8)
+    if not ambiguity:
+        return target, np.ones(target.shape, np.float32)
     known_organs = np.isin(label, [k + 1 for k in range(num_classes) if annotated[k]])
     weight = np.empty(target.shape, np.float32)
     for k in range(num_classes):

@@ -19,7 +19,7 @@ import wsbench
 from wsbench.api import CaseInfo
 from wsbench.data.splits import split_dataset, split_hash
 from wsbench.errors import DataError
-from wsbench.grid import NATIVE, Cell, RunSpec, instantiate
+from wsbench.grid import NATIVE, Cell, RunSpec, instantiate, segmenter_params
 from wsbench.params import stable_hash
 from wsbench.plugins import Registry, load_registry
 
@@ -277,7 +277,11 @@ def group_jobs(jobs: list[CellJob]) -> list[LabelGroup]:
 def _ref(
     registry: Registry, kind: str, name: str, spec: RunSpec, cell: Cell, **kw: Any
 ) -> PluginRef:
-    over = cell.params_for(kind, name)
+    over = (  # a segmenter also takes its labeler's train_profiles (e.g. SMILE's BCE)
+        segmenter_params(cell, registry, spec.profile)
+        if kind == "segmenter"
+        else cell.params_for(kind, name)
+    )
     obj = instantiate(registry.get(kind, name), spec, over, **kw)
     return PluginRef(
         kind=kind,

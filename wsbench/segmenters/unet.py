@@ -76,7 +76,10 @@ class UNetSegmenter(SliceSegmenter):
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
         "quick": {"epochs": 12, "batch_size": 8, "lr": 3e-3, "width": 8, "depth": 3},
-        # the U-Net row of paper 000, Table 1 (full supervision, 512 x 512 slices)
+        # Fan et al. 2022 (Table 1's U-Net row) states no U-Net settings. Sources: width 64
+        # and depth 4 are the U-Net of Ronneberger et al. 2015 (Fig. 1); 512 x 512 slices
+        # are Fan et al. 2022's image size (§3.1). Not stated anywhere; defaults: 50 epochs
+        # and batch 6 (Fan et al.'s DeepLabV3 schedule, §3.3), Adam at lr 1e-3 (wsbench's).
         "paper": {
             "epochs": 50,
             "batch_size": 6,

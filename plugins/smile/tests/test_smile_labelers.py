@@ -164,11 +164,9 @@ def test_smiler_rejects_bad_parameters(params):
         _smiler(**params)
 
 
-def test_paper_profile_is_t2_gamma066():
-    assert load_registry().get("labeler", "smiler")(profile="paper").p == {
-        "T": 2,
-        "gamma_max": 0.66,
-    }
+def test_paper_profile_is_t2_gamma066_with_relabelling():
+    p = load_registry().get("labeler", "smiler")(profile="paper").p
+    assert (p["T"], p["gamma_max"], p["relabel"], p["ambiguity"]) == (2, 0.66, True, True)
 
 
 @pytest.mark.parametrize("name", ["partial", "smile", "smiler"])
@@ -190,3 +188,26 @@ def test_the_baseline_treats_missing_organs_as_background(tmp_path):
     np.testing.assert_array_equal(out[1].target, cases[1].weak.label)
     assert set(np.unique(out[1].target)) == {0, 2}
     assert (out[1].weight == 1).all() and not out[1].multilabel
+
+
+def test_the_w1_mutant_trains_missing_organs_as_certain_negatives(tmp_path):
+    cases = _cases()
+    smile = load_registry().get("labeler", "smile")
+    real = smile().label(cases, _context(tmp_path, None))
+    mutant = smile(ambiguity=False).label(cases, _context(tmp_path, None))
+    for r, m in zip(real, mutant):
+        np.testing.assert_array_equal(m.target, r.target)
+        assert (m.weight == 1).all() and (r.weight == 0).any()
+
+
+def test_the_no_relabel_mutant_retrains_every_round_on_the_smile_targets(tmp_path):
+    cases = _cases()
+    prob = _stub_probabilities((3, 2, 4, 5))
+    smile = load_registry().get("labeler", "smile")().label(cases, _context(tmp_path, None))
+    StubSegmenter.trained_on.clear()
+    out = _smiler(T=2, relabel=False).label(cases, _context(tmp_path, prob))
+    assert len(StubSegmenter.trained_on) == 2  # the rounds still train
+    for labels in [*StubSegmenter.trained_on, out]:
+        for got, base in zip(labels, smile):
+            np.testing.assert_array_equal(got.target, base.target)
+            np.testing.assert_array_equal(got.weight, base.weight)
