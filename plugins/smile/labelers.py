@@ -6,14 +6,15 @@ which dropped organs are background, and ``annotated[k-1]`` per class.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from wsbench import LabelContext, Labeler, PartialLabel, PseudoLabel, WeakCase
+from wsbench.api import Segmenter
 from wsbench.errors import IncompatibleError, WeakLabelError
+from wsbench.labelers.self_training import SelfTrainingLabeler
 from wsbench.params import Param, at_least, in_range
 
 from .paper import CITATION, REPORTED
@@ -78,29 +79,37 @@ class Smile(Labeler):
         return PseudoLabel(case.id, target, weight, case.slices.copy(), multilabel=True)
 
 
-class SmileR(Smile):
+class SmileR(SelfTrainingLabeler, Smile):
     """SMILEr (§2.2): SMILE, then T rounds of curriculum relabelling of missing organs.
 
-    Round t trains a fresh segmenter on the current targets, then, for every
-    unannotated class of every training volume, marks as positive (weight 1) the top
-    gamma_t = (t / T) * gamma_max fraction of the ambiguous pixels it predicts
-    positive. Each round starts again from the SMILE targets. The returned targets are
-    those of round T; the runner trains the cell's segmenter on them (the final model).
-    ``relabel=False`` adds no positives, so every round retrains on the SMILE targets:
-    the claims test's mutant, SMILEr without its key idea.
+    The loop is ``wsbench.labelers.self_training.SelfTrainingLabeler``'s. Round t trains a
+    segmenter on the current targets (round 1: the SMILE targets, so its model is SMILE;
+    with ``warm_start``, round t > 1 fine-tunes round t-1's model: "SMILEr is initialised
+    with SMILE"), then, for every unannotated class of every training volume, marks as
+    positive (weight 1) the top gamma_t = (t / T) * gamma_max fraction of the ambiguous
+    pixels it predicts positive. Each round adds to the SMILE targets (gamma grows, so the
+    set grows). The returned targets are those of round T; the runner trains the cell's
+    segmenter on them (the final model). ``relabel=False`` adds no positives, so every
+    round retrains on the SMILE targets: the claims test's mutant, SMILEr without its key
+    idea.
     """
 
     name = "smiler"
-    version = "0.1.0"
-    uses_segmenter = True
+    version = "0.2.0"
     params = Smile.params + (
-        Param("T", 2, "curriculum rounds (relabel, then retrain)", type=int, **at_least(1)),
+        Param("rounds", 2, "curriculum rounds T (relabel, then retrain)", type=int, **at_least(1)),
         Param(
             "gamma_max",
             0.66,
             "fraction of predicted positives relabelled in the last round",
             type=float,
             **in_range(0.0, 1.0, lo_open=True),
+        ),
+        Param(
+            "warm_start",
+            True,
+            "round t > 1 fine-tunes round t-1's model (§2.2: SMILEr is initialised with "
+            "SMILE); false = a fresh network each round",
         ),
         Param(
             "relabel",
@@ -110,33 +119,33 @@ class SmileR(Smile):
         ),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": {"T": 2, "gamma_max": 0.66},
-        "paper": {"T": 2, "gamma_max": 0.66},
+        "quick": {"rounds": 2, "gamma_max": 0.66, "warm_start": True},
+        "paper": {"rounds": 2, "gamma_max": 0.66, "warm_start": True},
     }
 
     def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        if ctx.new_segmenter is None:
-            raise IncompatibleError(
-                "labeler 'smiler' retrains a segmenter but LabelContext.new_segmenter is None; "
-                "run it through wsbench.runner (it sets new_segmenter) or pass one"
-            )
-        smile = [self._smile(case) for case in cases]
-        if all(np.all(case.weak.annotated) for case in cases):
-            return smile  # nothing is missing, so no round would relabel a pixel
-        labels = smile
-        rounds = gamma_schedule(self.p["T"], self.p["gamma_max"])
-        for t, gamma in enumerate(rounds, start=1):
-            ctx.progress("smiler round", t - 1, len(rounds))
-            round_ctx = dataclasses.replace(ctx, workdir=ctx.workdir / f"smiler-round{t}")
-            round_ctx.workdir.mkdir(parents=True, exist_ok=True)
-            segmenter = ctx.new_segmenter()
-            segmenter.fit(cases, labels, round_ctx)
-            labels = [
-                self._relabel(case, base, segmenter, gamma, round_ctx)
-                for case, base in zip(cases, smile)
-            ]
-        ctx.progress("smiler round", len(rounds), len(rounds))
-        return labels
+        if all(np.all(_partial(case).annotated) for case in cases):
+            return [self._smile(case) for case in cases]  # nothing to relabel, no round trains
+        return super().label(cases, ctx)
+
+    def initial_labels(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        return [self._smile(case) for case in cases]
+
+    def schedule(self, round: int, rounds: int) -> float:
+        """gamma_t = (t / T) * gamma_max (§2.2)."""
+        return gamma_schedule(rounds, self.p["gamma_max"])[round - 1]
+
+    def relabel(
+        self,
+        round: int,
+        strength: float,
+        cases: Sequence[WeakCase],
+        labels: Sequence[PseudoLabel],
+        segmenter: Segmenter,
+        ctx: LabelContext,
+    ) -> list[PseudoLabel]:
+        smile = self.history[0].labels
+        return [self._relabel(c, base, segmenter, strength, ctx) for c, base in zip(cases, smile)]
 
     def _relabel(
         self, case: WeakCase, base: PseudoLabel, segmenter, gamma: float, ctx: LabelContext

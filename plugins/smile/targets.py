@@ -42,7 +42,7 @@ def smile_targets(
 def gamma_schedule(rounds: int, gamma_max: float) -> list[float]:
     """gamma_t = (t / T) * gamma_max for t = 1..T (§2.2)."""
     if rounds < 1:
-        raise ParameterError(f"smiler.T={rounds!r} is out of range; it must be >= 1")
+        raise ParameterError(f"smiler.rounds={rounds!r} is out of range; it must be >= 1")
     if not 0.0 < gamma_max <= 1.0:
         raise ParameterError(
             f"smiler.gamma_max={gamma_max!r} is out of range; it must be in (0, 1]"

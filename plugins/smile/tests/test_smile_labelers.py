@@ -38,7 +38,7 @@ class TestSmileConformance(OrganCases, LabelerConformance):
 
 class TestSmilerConformance(OrganCases, LabelerConformance):
     labeler_name = "smiler"
-    overrides: ClassVar[dict[str, Any]] = {"T": 1}
+    overrides: ClassVar[dict[str, Any]] = {"rounds": 1}
     segmenter_name = "unet"
     segmenter_overrides: ClassVar[dict[str, Any]] = {"epochs": 1, "width": 4, "depth": 2}
 
@@ -66,17 +66,23 @@ def _cases() -> list[WeakCase]:
 
 
 class StubSegmenter(Segmenter):
-    """Predicts fixed sigmoid maps and records what it was trained on."""
+    """Predicts fixed sigmoid maps and records what it was trained on and started from."""
 
     name = "stub"
     trained_on: ClassVar[list[list[Any]]] = []
+    started_from: ClassVar[list[Any]] = []
 
     def __init__(self, prob: np.ndarray):
         super().__init__()
         self.prob = prob
+        self.source = None
+
+    def warm_start(self, source):
+        self.source = source
 
     def fit(self, cases, labels, ctx):
         StubSegmenter.trained_on.append(list(labels))
+        StubSegmenter.started_from.append(self.source)
         return {"loss": [0.0]}
 
     def predict(self, image: np.ndarray, intensity: Intensity, ctx) -> np.ndarray:
@@ -108,7 +114,7 @@ def test_smiler_adds_exactly_the_top_gamma_fraction(tmp_path):
     prob = _stub_probabilities((3, 2, 4, 5))
     smile = load_registry().get("labeler", "smile")().label(cases, _context(tmp_path, None))
     StubSegmenter.trained_on.clear()
-    out = _smiler(T=2, gamma_max=0.66).label(cases, _context(tmp_path, prob))
+    out = _smiler(rounds=2, gamma_max=0.66).label(cases, _context(tmp_path, prob))
     assert len(StubSegmenter.trained_on) == 2  # rounds t = 1, 2; the runner trains the last
     # round 1 trains on the SMILE targets themselves
     np.testing.assert_array_equal(StubSegmenter.trained_on[0][0].weight, smile[0].weight)
@@ -132,7 +138,7 @@ def test_smiler_second_round_trains_on_the_gamma_one_targets(tmp_path):
     cases = _cases()
     prob = _stub_probabilities((3, 2, 4, 5))
     StubSegmenter.trained_on.clear()
-    _smiler(T=2, gamma_max=0.66).label(cases, _context(tmp_path, prob))
+    _smiler(rounds=2, gamma_max=0.66).label(cases, _context(tmp_path, prob))
     round2 = StubSegmenter.trained_on[1][1]  # case b: liver and stomach missing
     candidates = (prob[0] > 0.5) & ~np.isin(cases[1].weak.label, [2])
     assert round2.target[0].sum() == int(np.floor(0.33 * candidates.sum() + 0.5))
@@ -155,18 +161,34 @@ def test_smiler_needs_a_segmenter_factory(tmp_path):
 def test_smiler_rejects_softmax_predictions(tmp_path):
     softmax = np.full((4, 2, 4, 5), 0.25, np.float32)  # K + 1 channels
     with pytest.raises(IncompatibleError, match="sigmoid"):
-        _smiler(T=1).label(_cases(), _context(tmp_path, softmax))
+        _smiler(rounds=1).label(_cases(), _context(tmp_path, softmax))
 
 
-@pytest.mark.parametrize("params", [{"T": 0}, {"T": -2}, {"gamma_max": 0.0}, {"gamma_max": 1.2}])
+@pytest.mark.parametrize(
+    "params", [{"rounds": 0}, {"rounds": -2}, {"gamma_max": 0.0}, {"gamma_max": 1.2}]
+)
 def test_smiler_rejects_bad_parameters(params):
-    with pytest.raises(ParameterError, match=r"smiler\.(T|gamma_max)=.* it must be"):
+    with pytest.raises(ParameterError, match=r"smiler\.(rounds|gamma_max)=.* it must be"):
         _smiler(**params)
 
 
-def test_paper_profile_is_t2_gamma066_with_relabelling():
+def test_paper_profile_is_t2_gamma066_warm_started_with_relabelling():
     p = load_registry().get("labeler", "smiler")(profile="paper").p
-    assert (p["T"], p["gamma_max"], p["relabel"], p["ambiguity"]) == (2, 0.66, True, True)
+    assert (p["rounds"], p["gamma_max"]) == (2, 0.66)
+    assert p["warm_start"] and p["relabel"] and p["ambiguity"]
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_smiler_round_two_starts_from_round_one_when_warm(tmp_path, warm):
+    prob = _stub_probabilities((3, 2, 4, 5))
+    StubSegmenter.started_from.clear()
+    labeler = _smiler(rounds=2, warm_start=warm)
+    labeler.label(_cases(), _context(tmp_path, prob))
+    first, second = StubSegmenter.started_from
+    assert first is None  # round 1 is SMILE, from a fresh network
+    assert (second is not None) == warm
+    assert [r.round for r in labeler.history] == [0, 1, 2]
+    assert [r.strength for r in labeler.history[1:]] == pytest.approx([0.33, 0.66])
 
 
 @pytest.mark.parametrize("name", ["partial", "smile", "smiler"])
@@ -205,7 +227,7 @@ def test_the_no_relabel_mutant_retrains_every_round_on_the_smile_targets(tmp_pat
     prob = _stub_probabilities((3, 2, 4, 5))
     smile = load_registry().get("labeler", "smile")().label(cases, _context(tmp_path, None))
     StubSegmenter.trained_on.clear()
-    out = _smiler(T=2, relabel=False).label(cases, _context(tmp_path, prob))
+    out = _smiler(rounds=2, relabel=False).label(cases, _context(tmp_path, prob))
     assert len(StubSegmenter.trained_on) == 2  # the rounds still train
     for labels in [*StubSegmenter.trained_on, out]:
         for got, base in zip(labels, smile):

@@ -63,7 +63,7 @@ def test_gamma_schedule_is_linear_up_to_gamma_max():
 
 @pytest.mark.parametrize("rounds, gamma_max", [(0, 0.5), (-1, 0.5), (2, 0.0), (2, 1.01), (2, -0.2)])
 def test_gamma_schedule_rejects_bad_values(rounds, gamma_max):
-    with pytest.raises(ParameterError, match=r"smiler\.(T|gamma_max)"):
+    with pytest.raises(ParameterError, match=r"smiler\.(rounds|gamma_max)"):
         gamma_schedule(rounds, gamma_max)
 
 
