@@ -131,7 +131,14 @@ def test_a_labeler_sets_its_papers_training_loss_under_a_profile(profile, sets, 
         profile=profile,
         sets=sets,
     )
-    for cell in plan(spec, registry).cells:
+    cells = plan(spec, registry).cells
+    for cell in cells:
         over = segmenter_params(cell, registry, profile)
         segmenter = registry.get("segmenter", cell.segmenter)(profile=profile, **over)
         assert segmenter.p["loss"] == expected[cell.labeler], cell.labeler
+    # what a run builds: the resolved job's segmenter (cell and ctx.new_segmenter())
+    from wsbench.execution.jobs import resolve_jobs
+
+    for job in resolve_jobs(cells[:3], spec, registry):
+        built = job.segmenter.build(registry)
+        assert built.p["loss"] == expected[job.cell.labeler], job.cell.labeler
