@@ -11,20 +11,22 @@ from rich.console import Console
 from rich.table import Table
 
 from wsbench import __version__
-from wsbench.errors import WsbenchError
+from wsbench.errors import ParameterError, WsbenchError
 
 _err = Console(stderr=True)
 
 
 class _Group(click.Group):
-    """Turns every WsbenchError into one red line on stderr and exit status 2."""
+    """Turns every WsbenchError into one red line on stderr and its exit code: 2 for usage
+    and configuration errors, 1 for data errors (``WsbenchError.exit_code``)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except WsbenchError as exc:
-            _err.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            sys.exit(2)
+            line = " ".join(str(exc).split())  # one line, whatever a plugin put in it
+            _err.print(f"[red]error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
 
 
 @click.group(cls=_Group)
@@ -33,17 +35,37 @@ def main() -> None:
     """Benchmark weakly-supervised medical image segmentation."""
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+def _csv(value: str | None, option: str = "") -> tuple[str, ...]:
+    """Comma list -> names; an option given with no name in it (``--labeler ,``) is an error,
+    never 'every one' (leave the option out for that)."""
+    if value is None:
+        return ()
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names:
+        raise ParameterError(
+            f"{option} {value!r} names nothing; give names separated by commas, or leave "
+            f"{option} out to use every compatible one"
+        )
+    return names
+
+
+SEED_MAX = 2**63 - 1  # SQLite's integer, and what numpy and torch accept
 
 
 def _seeds(value: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in _csv(value))
+        seeds = tuple(int(v) for v in _csv(value, "--seeds"))
     except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: give integers separated by commas, e.g. 0,1,2"
+        raise ParameterError(
+            f"--seeds {value!r}: give integers separated by commas, e.g. 0,1,2"
         ) from None
+    for seed in seeds:
+        if not 0 <= seed <= SEED_MAX:
+            raise ParameterError(
+                f"--seeds {seed}: a seed must lie in 0..{SEED_MAX} (SQLite's integer); "
+                "give a smaller one"
+            )
+    return seeds
 
 
 def _grid_options(f):
@@ -106,9 +128,9 @@ def _spec(
     if data_dir is not None and not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
     return RunSpec(
-        datasets=_csv(dataset),
-        labelers=_csv(labeler),
-        segmenters=_csv(segmenter),
+        datasets=_csv(dataset, "--dataset"),
+        labelers=_csv(labeler, "--labeler"),
+        segmenters=_csv(segmenter, "--segmenter"),
         weak=weak,
         seeds=_seeds(seeds),
         profile=profile,
@@ -149,6 +171,7 @@ def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
     from wsbench import leaderboard
     from wsbench.execution import Execution, run_plan
     from wsbench.grid import plan
+    from wsbench.paths import prepare_out_dir
     from wsbench.plugins import load_registry
     from wsbench.progress import make_reporter
 
@@ -172,6 +195,7 @@ def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
         ray_address=ray_address,
         wait=wait,
     )
+    prepare_out_dir(out)
     with make_reporter(console) as reporter:
         records = run_plan(the_plan, spec, registry, reporter, execution)
     from wsbench.store import Store
@@ -374,14 +398,17 @@ def data() -> None:
     metavar="KEY=VALUE",
     help="Phantom parameter as <plugin>.<param>, e.g. synthetic.n_patients=10.",
 )
-def synth(out: Path, profile: str, sets: tuple[str, ...]) -> None:
-    """Write the phantom in the LiTS layout (volume-N.nii, segmentation-N.nii, organs-N.nii)."""
+@click.option("--force", is_flag=True, help="Overwrite phantom files already in OUT.")
+def synth(out: Path, profile: str, sets: tuple[str, ...], force: bool) -> None:
+    """Write the phantom in the LiTS layout (volume-N.nii, segmentation-N.nii, organs-N.nii).
+
+    Files already in OUT are never replaced unless --force is given."""
     from wsbench.data.phantom import write_lits_layout
     from wsbench.grid import parse_sets
     from wsbench.params import scoped_sets
 
     overrides = scoped_sets(parse_sets(sets), {"synthetic"}).get("synthetic", {})
-    paths = write_lits_layout(out, profile=profile, **overrides)
+    paths = write_lits_layout(out, profile=profile, force=force, **overrides)
     click.echo(f"wrote {len(paths)} files to {out}")
 
 

@@ -1,12 +1,15 @@
 """Exceptions raised by wsbench.
 
 Every message names the file, plugin or value at fault, says what is wrong, and
-says what to do. The CLI prints ``str(error)`` on one line and exits non-zero.
+says what to do. The CLI prints ``str(error)`` on one line and exits with the error's
+``exit_code``: 2 for usage and configuration errors, 1 for data errors (and, from
+``wsbench run``, for failed cells).
 
     WsbenchError
     ├── PluginError          a plugin could not be loaded or is not registered
     │   └── UnknownPluginError   a name that no plugin provides (lists valid ones)
     ├── ParameterError       a bad ``--set`` / ``--sweep`` key or value
+    ├── OutputError          an output folder or file that cannot or must not be written
     ├── DataError            a corrupt, truncated or inconsistent input file
     ├── WeakLabelError       a weak label that cannot be used (box outside image, ...)
     └── IncompatibleError    a labeler x segmenter x dataset combination that cannot run
@@ -22,6 +25,8 @@ from collections.abc import Iterable
 
 class WsbenchError(Exception):
     """Base class of every error wsbench raises on purpose."""
+
+    exit_code = 2  # usage or configuration: the command line or the setup must change
 
 
 class PluginError(WsbenchError):
@@ -45,12 +50,20 @@ class ParameterError(WsbenchError, ValueError):
     """A parameter key or value that cannot be used."""
 
 
+class OutputError(WsbenchError):
+    """An output path that cannot be written, or that would overwrite something kept."""
+
+
 class DataError(WsbenchError):
     """An input file that is unreadable, truncated or inconsistent with its partner."""
+
+    exit_code = 1  # the data must change, not the command
 
 
 class WeakLabelError(WsbenchError, ValueError):
     """A weak label that a labeler cannot use."""
+
+    exit_code = 1
 
 
 class IncompatibleError(WsbenchError):

@@ -118,6 +118,13 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
         registry.get("protocol", spec.weak)  # raises with the valid names
     if not spec.seeds:
         raise ParameterError("--seeds is empty; give at least one seed, e.g. --seeds 0")
+    for seed in spec.seeds:
+        if not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise ParameterError(
+                f"--seeds {seed!r}: a seed must be an integer in 0..{2**63 - 1} "
+                "(SQLite's integer); give a smaller one"
+            )
+    _check_data_dir(spec, [registry.get("dataset", n) for n in datasets])
 
     scopes = {
         "weak",
@@ -273,6 +280,23 @@ def _default_datasets(spec: RunSpec, registry: Registry) -> list[str]:
         "--data-dir needs --dataset to say which format it holds; "
         f"valid datasets are: {', '.join(classes)}"
     )
+
+
+def _check_data_dir(spec: RunSpec, classes: Sequence[type[Dataset]]) -> None:
+    """A dataset that reads files needs --data-dir; --data-dir that no dataset reads is a
+    mistake too (it would be silently ignored). Checked before the output folder exists."""
+    for cls in classes:
+        if cls.needs_data_dir and spec.data_dir is None:
+            raise ParameterError(
+                f"dataset {cls.name} needs --data-dir: the folder holding its files; "
+                f"add --data-dir DIR (or try the built-in phantom: --dataset synthetic)"
+            )
+    if spec.data_dir is not None and not any(c.needs_data_dir for c in classes):
+        names = ", ".join(c.name for c in classes)
+        raise ParameterError(
+            f"--data-dir {spec.data_dir}: dataset {names} reads no folder (it makes its own "
+            "data); drop --data-dir, or name the dataset that lives there with --dataset"
+        )
 
 
 def _names(names: Sequence[str], registry: Registry, kind: str) -> list[str]:

@@ -112,6 +112,12 @@ class FolderDataset(Dataset):
             stem, ending = split_name(image)
             if image.is_file() and ending in IMAGE_ENDINGS and not image.name.startswith("."):
                 pairs[stem] = (image, masks.get(stem))
+        for stem, mask in masks.items():  # an orphan mask would silently drop a case
+            if stem not in pairs and split_name(mask)[1] in IMAGE_ENDINGS:
+                raise DataError(
+                    f"{mask}: no image images/{stem}.* for this mask; add the image or "
+                    "remove the mask"
+                )
         return pairs
 
     def _patient(self, stem: str) -> str:

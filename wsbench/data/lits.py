@@ -66,7 +66,14 @@ class LitsDataset(Dataset):
             if other is not None:
                 raise DataError(f"{path}: duplicate of {other} ({kind} {number}); keep one of them")
             found[number][kind] = path
-        volumes = {n: f for n, f in found.items() if "volume" in f}
+        for number, files in sorted(found.items()):
+            if "volume" not in files:  # an orphan would silently drop a case and move the split
+                orphan = next(iter(files.values()))
+                raise DataError(
+                    f"{orphan}: no volume-{number}.nii[.gz] beside it; add the volume or "
+                    "remove this file"
+                )
+        volumes = found
         if not volumes:
             raise DataError(
                 f"{self.data_dir}: no volume-N.nii[.gz] found; --data-dir must hold {LAYOUT}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import nibabel as nib
@@ -21,7 +22,7 @@ def load_nifti(
     Raises ``DataError`` naming the file for unreadable, truncated or NaN-spaced files.
     """
     path = Path(path)
-    check_header_spacing(path)
+    check_header(path)
     try:
         img = nib.load(str(path))
         data = np.asanyarray(img.dataobj)
@@ -39,7 +40,10 @@ def load_nifti(
             f"{path}: expected a 3D volume, found shape {data.shape}; give one volume per file"
         )
     affine = np.asarray(img.affine, dtype=np.float64)
-    zooms = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
+    check_affine(path, affine)
+    zooms = np.ones(3)  # a 2D image is one slice; its missing slice thickness is 1 mm
+    found = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
+    zooms[: found.size] = found
     if not np.all(np.isfinite(zooms)) or np.any(zooms <= 0):
         raise DataError(
             f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim"
@@ -75,23 +79,69 @@ def affine_from_spacing(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
     return np.diag([sx, sy, sz, 1.0])
 
 
-def check_header_spacing(path: Path) -> None:
-    """DataError when the NIfTI header's pixdim is NaN or zero.
+def check_header(path: Path) -> None:
+    """DataError, before any voxel is read, when the NIfTI header cannot describe the file.
 
-    nibabel silently resets zero pixdim to 1 when loading, so the raw header is read here.
+    Checks that the pixdim spacing is finite and positive (nibabel silently resets zero
+    pixdim to 1 when loading), and that the data the header announces fits in the file
+    (a 16 KB file claiming 4000^3 voxels is refused instead of allocating 256 GB). For
+    ``.nii.gz`` the bound is deflate's 1032:1 ratio and the gzip trailer's size.
     Files whose header cannot be read this way are left to ``load_nifti`` to report.
     """
-    opener = gzip.open if path.name.endswith(".gz") else open
+    path = Path(path)
+    gz = path.name.endswith(".gz")
+    opener = gzip.open if gz else open
     try:
         with opener(path, "rb") as f:
             header = nib.Nifti1Header.from_fileobj(f, check=False)
-        dims = int(header["dim"][0])
-        zooms = [float(v) for v in header["pixdim"][1 : 1 + min(max(dims, 1), 3)]]
+        ndim = int(header["dim"][0])
+        shape = [int(v) for v in header["dim"][1 : 1 + ndim]]
+        zooms = [float(v) for v in header["pixdim"][1 : 1 + min(max(ndim, 1), 3)]]
+        itemsize = np.dtype(header.get_data_dtype()).itemsize
+        offset = int(header.get_data_offset())
+        size = _uncompressed_size(path) if gz else path.stat().st_size
     except Exception:  # noqa: BLE001 - readers raise many types
         return
     if not all(np.isfinite(z) and z > 0 for z in zooms):
         raise DataError(
             f"{path}: voxel spacing {tuple(zooms)} is NaN or not positive; fix the header pixdim"
+        )
+    if not 1 <= ndim <= 7 or any(n < 1 for n in shape):
+        raise DataError(
+            f"{path}: header dims {tuple(shape)} are not a valid image shape; re-export this file"
+        )
+    need = offset + math.prod(shape) * itemsize
+    if gz:  # deflate packs at most 1032:1; ISIZE is exact below 4 GiB
+        stored = path.stat().st_size
+        short = need > 1032 * stored + 1024 or (size is not None and size < need < 2**32)
+    else:
+        short = need > size
+    if short:
+        raise DataError(
+            f"{path}: header announces {'x'.join(map(str, shape))} voxels "
+            f"({need:,} bytes) but the file holds fewer; the file is truncated or its "
+            "header is wrong: re-export or re-download it"
+        )
+
+
+def _uncompressed_size(path: Path) -> int | None:
+    """The gzip trailer's ISIZE (uncompressed size mod 2^32), None when not a plain gzip."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        if f.tell() < 18:
+            return None
+        f.seek(-4, 2)
+        return int.from_bytes(f.read(4), "little")
+
+
+def check_affine(path: Path, affine: np.ndarray) -> None:
+    """DataError when the affine is not finite or maps the grid onto fewer than 3 axes."""
+    linear = np.asarray(affine, dtype=np.float64)[:3, :3]
+    finite = bool(np.all(np.isfinite(affine)))
+    if not finite or abs(np.linalg.det(linear)) < 1e-12 * max(np.abs(linear).max(), 1e-300) ** 3:
+        raise DataError(
+            f"{path}: the affine (sform/qform) is {'not finite' if not finite else 'singular'} "
+            "and gives no orientation; fix the header's sform/qform or re-export the file"
         )
 
 

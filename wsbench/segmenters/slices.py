@@ -268,7 +268,7 @@ def build_slice_dataset(
         targets.append(y)
         weights.append(w)
     if not images:
-        raise DataError("no training slices: every pseudo label has empty `slices`")
+        raise DataError(_why_no_slices(cases))
     height = max(t.shape[-2] for t in images)
     width = max(t.shape[-1] for t in images)
 
@@ -288,6 +288,24 @@ def positive_slices(data: SliceDataset) -> torch.Tensor:
     """Per slice: does it hold any foreground pixel with a non-zero weight?"""
     target, weight = data.tensors["target"], data.tensors["weight"]
     return ((target > 0) & (weight > 0)).flatten(1).any(1)
+
+
+def _why_no_slices(cases: Sequence[WeakCase]) -> str:
+    """The one-line reason a training set has no labelled slice."""
+    weak = sum(len(c.slices) for c in cases)
+    classes = "/".join(cases[0].classes) if cases else "target"
+    if weak == 0:
+        return (
+            f"no training slices: the weak labels of all {len(cases)} training case(s) mark "
+            f"no slice, because their ground truth holds no {classes} voxel (or the protocol "
+            "dropped every one); check the masks with `wsbench data check` or choose another "
+            "--target"
+        )
+    return (
+        f"no training slices: the weak labels mark {weak} slice(s) in {len(cases)} training "
+        "case(s) but every pseudo label has empty `slices`; the labeler must return the "
+        "slices it labelled"
+    )
 
 
 class SliceSegmenter(Segmenter):

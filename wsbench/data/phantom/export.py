@@ -9,17 +9,32 @@ import nibabel as nib
 import numpy as np
 
 from wsbench.data.phantom.dataset import SyntheticDataset
+from wsbench.errors import OutputError
+from wsbench.paths import prepare_out_dir
+
+_STEMS = ("volume", "segmentation", "organs")
 
 
-def write_lits_layout(out_dir: Path, profile: str = "quick", **params: Any) -> list[Path]:
+def write_lits_layout(
+    out_dir: Path, profile: str = "quick", *, force: bool = False, **params: Any
+) -> list[Path]:
     """Write the phantom as LiTS files: ``volume-N.nii`` (int16 HU), ``segmentation-N.nii``
     (0 background, 1 liver, 2 tumour) and ``organs-N.nii`` (every ``LABELS`` value).
 
-    ``params`` are ``synthetic`` parameters (e.g. ``n_patients=4``). Returns the paths written.
+    ``params`` are ``synthetic`` parameters (e.g. ``n_patients=4``). Existing files are
+    never replaced unless ``force``: OutputError naming the first one, before anything is
+    written. Returns the paths written.
     """
     ds = SyntheticDataset(profile, **params)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"{stem}-{i}.nii" for i in range(ds.p["n_patients"]) for stem in _STEMS]
+    taken = [out_dir / n for n in names if (out_dir / n).exists()]
+    if taken and not force:
+        raise OutputError(
+            f"{taken[0]}: already exists ({len(taken)} of the {len(names)} files to write "
+            "do); choose an empty folder, or pass --force to overwrite them"
+        )
+    prepare_out_dir(out_dir, "OUT")
     written = []
     for i in range(ds.p["n_patients"]):
         ph = ds.generate(i)
