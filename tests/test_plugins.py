@@ -4,10 +4,7 @@ import subprocess
 import sys
 import types
 
-import pytest
-
 from wsbench import hookimpl
-from wsbench.errors import PluginError
 from wsbench.grid import RunSpec
 from wsbench.plugins import load_registry
 from wsbench.runner import run_grid

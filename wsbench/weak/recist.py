@@ -112,10 +112,17 @@ def perpendicular_chord(
         points_mm = (
             start_mm + t[:, None, None] * along + sign * s[None, :, None] * across
         )  # (T, S, 2)
-        pixels = np.rint(points_mm / spacing_yx).astype(int)
-        inside = np.all((pixels >= 0) & (pixels < mask.shape), axis=-1)
-        clipped = np.clip(pixels, 0, np.array(mask.shape) - 1)
-        inside &= mask[clipped[..., 0], clipped[..., 1]]
+        inside = np.ones(points_mm.shape[:-1], dtype=bool)
+        # a sample exactly between two pixels is inside only when both are lesion pixels
+        # (rint's ties-to-even would let a chord poke half a pixel out on one side)
+        for rounding in (
+            np.ceil(points_mm / spacing_yx - 0.5),
+            np.floor(points_mm / spacing_yx + 0.5),
+        ):
+            pixels = rounding.astype(int)
+            inside &= np.all((pixels >= 0) & (pixels < mask.shape), axis=-1)
+            clipped = np.clip(pixels, 0, np.array(mask.shape) - 1)
+            inside &= mask[clipped[..., 0], clipped[..., 1]]
         run = np.cumprod(inside, axis=1).sum(axis=1)  # samples inside from the crossing on
         reach.append(np.where(run > 0, (run - 1) * step, -np.inf))
     chord = reach[0] + reach[1]
