@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wsbench import __version__
@@ -20,12 +21,31 @@ class _Group(click.Group):
     """Turns every WsbenchError into one red line on stderr and its exit code: 2 for usage
     and configuration errors, 1 for data errors (``WsbenchError.exit_code``)."""
 
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[override]
+        """Click's own usage errors (bad option, bad choice) also become one line, exit 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `wsbench`: the help
+            click.echo(exc.ctx.get_help(), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+            line = " ".join(f"{exc.format_message()}{where}".split())
+            _err.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _err.print("aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except WsbenchError as exc:
             line = " ".join(str(exc).split())  # one line, whatever a plugin put in it
-            _err.print(f"[red]error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+            _err.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
             sys.exit(exc.exit_code)
 
 
@@ -53,8 +73,9 @@ SEED_MAX = 2**63 - 1  # SQLite's integer, and what numpy and torch accept
 
 
 def _seeds(value: str) -> tuple[int, ...]:
+    names = _csv(value, "--seeds")
     try:
-        seeds = tuple(int(v) for v in _csv(value, "--seeds"))
+        seeds = tuple(int(v) for v in names)
     except ValueError:
         raise ParameterError(
             f"--seeds {value!r}: give integers separated by commas, e.g. 0,1,2"
@@ -174,6 +195,7 @@ def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
     from wsbench.paths import prepare_out_dir
     from wsbench.plugins import load_registry
     from wsbench.progress import make_reporter
+    from wsbench.training.device import select_device
 
     spec = _spec(**grid)
     out = spec.out
@@ -191,10 +213,11 @@ def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
     execution = Execution(
         executor=executor,
         jobs=jobs,
-        devices=_csv(devices),
+        devices=_csv(devices, "--devices"),
         ray_address=ray_address,
         wait=wait,
     )
+    select_device(spec.device)  # a bad --device fails here, before --out is made
     prepare_out_dir(out)
     with make_reporter(console) as reporter:
         records = run_plan(the_plan, spec, registry, reporter, execution)
@@ -211,7 +234,12 @@ def run(executor, jobs, devices, ray_address, wait, **grid) -> None:
     if failed:
         _err.print(
             f"[red]{len(failed)} of {len(records)} cells failed[/]; first: "
-            f"{failed[0].labeler} x {failed[0].segmenter}: {failed[0].error}"
+            + escape(
+                f"{failed[0].labeler} x {failed[0].segmenter}: "
+                + " ".join(str(failed[0].error).split())
+            ),
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
 
@@ -468,4 +496,4 @@ def _rich_table(rows: list[dict], dataset: str) -> Table:
 
 def _warn_failures(registry) -> None:
     for line in registry.failures.values():
-        _err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        _err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)

@@ -36,6 +36,13 @@ def select_device(requested: str | None) -> torch.device:
             f"device {requested!r} was asked for but torch sees no CUDA GPU; "
             "use --device cpu or auto"
         )
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise ParameterError(
+                f"device {requested!r}: torch sees {count} CUDA GPU(s), numbered 0..{count - 1}; "
+                "give one of those, or --device cuda"
+            )
     if device.type == "mps" and not _mps_available():
         raise ParameterError(
             f"device {requested!r} was asked for but MPS is not available; use --device cpu or auto"
