@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from wsbench import __version__
+from wsbench import __version__, safejson
 from wsbench.errors import ParameterError, WsbenchError
 
 _err = Console(stderr=True)
@@ -295,7 +295,8 @@ def plan_cmd(as_json: bool, **grid) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Folder for <dataset>.md, .csv, .json, records.json, figures and gallery overlays "
-    "(default: leaderboards, unless only --site or --check is given).",
+    "(default: <first --results run folder>/leaderboard, else wsbench-out/leaderboard; never "
+    "the published leaderboards/; none when only --site or --check is given).",
 )
 @click.option(
     "--site",
@@ -336,7 +337,8 @@ def leaderboard_cmd(
     reported = registry.reported()
     info = leaderboard.plugin_info(registry)
     if to is None and site is None:
-        to = Path("leaderboards")
+        to = default_tables_dir(results[0] if results else Path("wsbench-out"))
+        console.print(f"tables go to {to} (the default; --to DIR chooses)", highlight=False)
     for src in sources:
         rows = leaderboard.build_rows(src.records, reported, info)
         if to is not None:
@@ -468,7 +470,7 @@ def check(
     records, errors = check_dataset(cls(data_dir=data_dir, **overrides), target)
     if as_json:
         for rec in records:
-            click.echo(json.dumps(rec, default=str))
+            click.echo(safejson.dumps(rec, default=str))
     else:
         table = Table(title=f"{dataset}: {len(records)} valid case(s)")
         for col in ("id", "patient", "split", "shape", "spacing", "voxels per label"):
@@ -486,6 +488,15 @@ def check(
     for line in errors:
         click.echo(line, err=True)
     sys.exit(1 if errors else 0)
+
+
+def default_tables_dir(results: Path) -> Path:
+    """Where ``wsbench leaderboard`` writes without ``--to``: beside the run's results, as
+    ``wsbench run`` does, and never over the published ``leaderboards/`` of a checkout."""
+    run_dir = results.parent if results.suffix == ".sqlite" else results
+    if (run_dir / "results.sqlite").is_file():
+        return run_dir / "leaderboard"
+    return Path("wsbench-out") / "leaderboard"
 
 
 def _rich_table(rows: list[dict], dataset: str) -> Table:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from wsbench import safejson
 from wsbench.api import Case, Intensity
 from wsbench.data.nifti import save_like
 
@@ -20,7 +19,7 @@ def write_summary(
     path = cell_dir / "summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"metric_per_case": per_case, "mean": mean, **extra}
-    path.write_text(json.dumps(_finite(doc), indent=1, default=str))
+    path.write_text(safejson.dumps(doc, indent=1, default=str))
     return path
 
 
@@ -91,16 +90,3 @@ def _radiological(slice_yx: np.ndarray) -> np.ndarray:
     """RAS+ (y: posterior->anterior, x: left->right) to the radiological view: anterior at
     the top, the patient's right on the left of the picture."""
     return slice_yx[::-1, ::-1]
-
-
-def _finite(obj: Any) -> Any:
-    """JSON has no NaN: write it as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _finite(obj.item())
-    return obj

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wsbench import safejson
 from wsbench.api import Reported
 from wsbench.errors import WsbenchError
 from wsbench.leaderboard import tables
@@ -103,7 +104,7 @@ def write(
 def _write_records(records: Sequence[dict[str, Any]], to: Path) -> Path:
     path = to / RECORDS
     doc = {"records": sorted(records, key=lambda r: str(r.get("id")))}
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+    path.write_text(safejson.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
     return path
 
 

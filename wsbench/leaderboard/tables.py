@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from wsbench import stats
+from wsbench import safejson, stats
 from wsbench.api import Reported
 from wsbench.leaderboard.rows import (
     PluginInfo,
@@ -108,7 +107,7 @@ def to_json(rows: Sequence[dict[str, Any]], dataset: str, info: PluginInfo | Non
             for b in compared_boards(mine, info)
         ],
     }
-    return json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
+    return safejson.dumps(doc, indent=1, sort_keys=True, default=str) + "\n"
 
 
 def to_csv(rows: Sequence[dict[str, Any]], dataset: str) -> str:
@@ -120,7 +119,11 @@ def to_csv(rows: Sequence[dict[str, Any]], dataset: str) -> str:
     for r in mine:
         w.writerow(
             {
-                k: _csv_safe(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
+                k: _csv_safe(
+                    safejson.dumps(v, sort_keys=True, default=str)
+                    if isinstance(v, (dict, list))
+                    else v
+                )
                 for k, v in r.items()
             }
         )
