@@ -492,6 +492,75 @@ def check_weak_kind(labeler: Labeler | type[Labeler], cases: Sequence[WeakCase])
             )
 
 
+def check_pseudo_labels(
+    labels: Any, cases: Sequence[WeakCase], labeler: str, n_classes: int
+) -> None:
+    """PluginError, one line naming the labeler, the case and the fault, unless ``labels``
+    keep the ``PseudoLabel`` contract for ``cases``: one per case, the image grid, values
+    0..``n_classes`` (multilabel: K = ``n_classes`` maps of 0/1), finite non-negative
+    weights of the target's shape, and slice indices inside the volume.
+
+    The runner calls this before caching, so a bad labeler fails its cell and leaves
+    nothing behind for the next run to trust."""
+    from wsbench.errors import PluginError
+
+    def fault(where: str, what: str) -> PluginError:
+        return PluginError(
+            f"labeler {labeler!r} broke the pseudo-label contract: {where}{what}; fix the "
+            "labeler (wsbench.testing.labelers checks it)"
+        )
+
+    if not isinstance(labels, (list, tuple)) or len(labels) != len(cases):
+        got = len(labels) if isinstance(labels, (list, tuple)) else type(labels).__name__
+        raise fault("", f"returned {got} pseudo labels for {len(cases)} training cases")
+    by_id = {getattr(lab, "case_id", None): lab for lab in labels}
+    for case in cases:
+        lab = by_id.get(case.id)
+        where = f"case {case.id!r}: "
+        if not isinstance(lab, PseudoLabel):
+            raise fault(where, "no PseudoLabel with this case_id")
+        target, weight = np.asarray(lab.target), np.asarray(lab.weight)
+        grid = tuple(case.image.shape)
+        want = (n_classes, *grid) if lab.multilabel else grid
+        if target.shape != want or weight.shape != target.shape:
+            raise fault(
+                where,
+                f"target {target.shape} and weight {weight.shape}, expected {want} for "
+                f"image {grid}",
+            )
+        top = 1 if lab.multilabel else n_classes
+        if target.size and (
+            not np.issubdtype(target.dtype, np.integer)
+            and not np.array_equal(target, np.rint(target))
+            or target.min() < 0
+            or target.max() > top
+        ):
+            bad = target[(target < 0) | (target > top) | (target != np.rint(target))]
+            value = (bad.flat[0] if bad.size else target.flat[0]).item()
+            raise fault(
+                where,
+                f"target value {value!r} outside 0..{top} "
+                f"({'multilabel 0/1 maps' if lab.multilabel else f'{n_classes} class(es)'})",
+            )
+        if weight.size and not np.all(np.isfinite(weight)):
+            raise fault(
+                where, f"{int(np.count_nonzero(~np.isfinite(weight)))} NaN or infinite weights"
+            )
+        if weight.size and weight.min() < 0:
+            raise fault(where, f"negative weight {float(weight.min())}")
+        slices = np.asarray(lab.slices)
+        if slices.ndim != 1 or (slices.size and not np.issubdtype(slices.dtype, np.integer)):
+            raise fault(
+                where, f"slices must be a 1D integer array, got {slices.dtype} {slices.shape}"
+            )
+        outside = slices[(slices < 0) | (slices >= grid[0])] if slices.size else slices
+        if outside.size:
+            raise fault(
+                where,
+                f"slice index {int(outside[0])} outside 0..{grid[0] - 1}",
+            )
+
+
 class Segmenter(Plugin):
     """Trains on (image, pseudo mask, weight map) and predicts class probabilities.
 

@@ -24,11 +24,11 @@ from wsbench.api import (
     Task,
     TrainContext,
     WeakCase,
+    check_pseudo_labels,
     check_weak_kind,
 )
 from wsbench.data.cache import SliceCache
 from wsbench.data.check import check_finite
-from wsbench.errors import WsbenchError
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
 from wsbench.plugins import Registry
@@ -98,24 +98,9 @@ def pseudo_label(
     )
     check_weak_kind(labeler, weak)  # the one weak-kind check, before labelling
     pseudo = labeler.label(weak, ctx)
-    check_pseudo(pseudo, weak, labeler.name)
+    # the contract (cases, grid, class range, finite weights, slices), before any caching
+    check_pseudo_labels(pseudo, weak, labeler.name, len(classes))
     return pseudo
-
-
-def check_pseudo(pseudo: Sequence[PseudoLabel], cases: Sequence[WeakCase], name: str) -> None:
-    if len(pseudo) != len(cases):
-        raise WsbenchError(
-            f"labeler {name!r} returned {len(pseudo)} pseudo labels for "
-            f"{len(cases)} training cases; return one per case"
-        )
-    for p, c in zip(pseudo, cases):
-        spatial = p.target.shape[1:] if p.multilabel else p.target.shape
-        if tuple(spatial) != tuple(c.image.shape) or p.weight.shape != p.target.shape:
-            raise WsbenchError(
-                f"labeler {name!r}: pseudo label of case {c.id} has shape {p.target.shape} and "
-                f"weight {p.weight.shape}, but the image is {c.image.shape}; "
-                "return full-volume maps"
-            )
 
 
 def pseudo_quality(
