@@ -6,10 +6,12 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import assert_one_line
+from conftest import assert_one_line, toy_run
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISHED = REPO / "leaderboards" / "default" / "records.json"
@@ -107,3 +109,127 @@ def test_records_file_without_records(cli, tmp_path):
     (grid / "records.json").write_text('{"rows": []}')
     res = cli("leaderboard", "--results", grid, "--to", tmp_path / "t")
     assert_one_line(res, 2, str(grid / "records.json"), "no 'records' list")
+
+
+# -- results.sqlite as untrusted input --------------------------------------------------
+
+
+def _digest(path: Path) -> tuple[bytes, list[str]]:
+    return path.read_bytes(), sorted(p.name for p in path.parent.iterdir())
+
+
+@pytest.fixture
+def finished_run(cli, tmp_path) -> Path:
+    out = tmp_path / "run"
+    assert cli(*toy_run(out, "--seeds", "0,1")).exit_code == 0
+    return out
+
+
+def _foreign(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE patients (name TEXT, birthday TEXT)")
+    con.execute("INSERT INTO patients VALUES ('Ada', '1815-12-10')")
+    con.commit()
+    con.close()
+    return path
+
+
+def test_foreign_sqlite_is_refused_and_untouched_by_leaderboard(cli, tmp_path):
+    db = _foreign(tmp_path / "hospital.sqlite")
+    before = _digest(db)
+    res = cli("leaderboard", "--results", db, "--to", tmp_path / "t")
+    assert_one_line(res, 2, str(db), "not a wsbench results database", "left untouched")
+    assert _digest(db) == before  # no cells table added, no WAL switch, no -wal/-shm files
+
+
+def test_foreign_sqlite_is_refused_and_untouched_by_run(cli, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    db = _foreign(out / "results.sqlite")
+    before = _digest(db)
+    assert_one_line(cli(*toy_run(out)), 2, str(db), "not a wsbench results database")
+    assert _digest(db) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"SQLite format 3\x00" + b"\xff" * 2000, b"hello, not a database" * 100],
+    ids=["zero-byte", "torn-header", "text"],
+)
+def test_corrupt_results_file_is_refused(cli, tmp_path, content):
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(content)
+    res = cli("leaderboard", "--results", db, "--to", tmp_path / "t")
+    if content:
+        assert_one_line(res, 1, str(db), "not a readable results database", "corrupt")
+    else:  # an empty file is an empty database: nothing to show, and it stays empty
+        assert_one_line(res, 2, str(db), "not a wsbench results database")
+    assert db.read_bytes() == content
+
+
+def test_corrupt_record_names_the_cell(cli, tmp_path, finished_run):
+    db = finished_run / "results.sqlite"
+    con = sqlite3.connect(db)
+    (cell,) = con.execute("SELECT id FROM cells ORDER BY id LIMIT 1").fetchone()
+    con.execute("UPDATE cells SET metrics = '{torn' WHERE id = ?", (cell,))
+    con.commit()
+    con.close()
+    res = cli("leaderboard", "--results", finished_run, "--to", tmp_path / "t")
+    assert_one_line(res, 1, str(db), f"record '{cell}' has a corrupt metrics column", "re-run")
+
+
+def test_newer_schema_is_refused(cli, tmp_path, finished_run):
+    db = finished_run / "results.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    res = cli("leaderboard", "--results", finished_run, "--to", tmp_path / "t")
+    assert_one_line(res, 2, str(db), "results schema 99 is newer", "upgrade wsbench")
+
+
+def test_archived_results_in_a_read_only_folder_are_read(cli, tmp_path, finished_run):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "results.sqlite").write_bytes((finished_run / "results.sqlite").read_bytes())
+    before = _digest(archive / "results.sqlite")
+    archive.chmod(0o555)
+    try:
+        res = cli("leaderboard", "--results", archive, "--to", tmp_path / "t")
+    finally:
+        archive.chmod(0o755)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "t" / "toy.md").is_file()
+    assert _digest(archive / "results.sqlite") == before  # read-only: no WAL, no -shm
+
+
+def test_reading_never_switches_the_journal_mode(tmp_path, finished_run):
+    from wsbench.store import Store
+
+    db = tmp_path / "copy.sqlite"
+    con = sqlite3.connect(db)
+    sqlite3.connect(finished_run / "results.sqlite").backup(con)
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.close()
+    with Store(db, read_only=True) as store:
+        assert len(store.records()) == 2
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+
+
+def test_nan_metric_is_stored_as_null(tmp_path):
+    from wsbench.store import Store
+
+    db = tmp_path / "r.sqlite"
+    record = {c: "x" for c in ("id", "dataset", "target", "protocol", "labeler", "segmenter")}
+    record.update(seed=0, status="done", finished_at="now", wall_s=1.0)
+    record["metrics"] = {"dice": 0.5, "hd95": math.nan, "ahd": np.float64("inf")}
+    with Store(db) as store:
+        store.put(record)
+    (raw,) = sqlite3.connect(db).execute("SELECT metrics FROM cells").fetchone()
+    assert json.loads(raw, parse_constant=lambda c: pytest.fail(f"bare {c}")) == {
+        "dice": 0.5,
+        "hd95": None,
+        "ahd": None,
+    }

@@ -54,7 +54,7 @@ def load_source(path: Path) -> Source:
         )
     from wsbench.store import Store
 
-    with Store(db) as store:
+    with Store(db, read_only=True) as store:
         # a store that selects the newest row per configuration itself says so with a
         # ``latest`` parameter; ``latest()`` below is applied either way
         if "latest" in inspect.signature(store.records).parameters:
