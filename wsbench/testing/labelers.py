@@ -35,6 +35,7 @@ from wsbench.api import (
     Param,
     PseudoLabel,
     WeakCase,
+    check_pseudo_labels,
     check_weak_kind,
 )
 from wsbench.plugins import load_registry
@@ -143,6 +144,10 @@ class LabelerConformance:
             assert np.isfinite(p.weight).all()
             assert p.weight.min() >= 0.0 and p.weight.max() <= 1.0
             assert p.foreground().shape == case.image.shape
+
+    def test_passes_the_runner_contract_check(self, labelled):
+        cases, pseudo = labelled  # what the runner checks before caching a labeler's output
+        check_pseudo_labels(pseudo, cases, self.labeler_name, len(cases[0].classes))
 
     def test_slices_match_weak_label(self, labelled):
         cases, pseudo = labelled
