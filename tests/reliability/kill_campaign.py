@@ -32,10 +32,11 @@ POINTS = {
     ],
     "training": ["wsbench.testing.toy_plugins:ToyThreshold.fit"],
     "store": ["wsbench.store:Store.put"],
-    "artefacts": ["wsbench.runner:write_summary", "wsbench.runner:write_prediction"],
+    "artefacts": ["wsbench.outputs:write_summary", "wsbench.outputs:write_prediction"],
 }
-CELL_ENTRY = "wsbench.runner:run_cell"  # logged on entry: a finished cell must not come back
-OVERLAYS = "wsbench.runner:write_overlay"  # matplotlib is not under test: a small stand-in
+# logged on entry: a finished cell must not come back (the serial executor calls it)
+CELL_ENTRY = "wsbench.execution.executors:run_cell"
+OVERLAYS = "wsbench.outputs:write_overlay"  # matplotlib is not under test: a small stand-in
 STORE = "results.sqlite"
 
 
@@ -71,7 +72,7 @@ def _die() -> None:
 
 def _driver(out: Path, spec, registry, point: tuple[str, int, str] | None) -> None:
     """The forked child: arm the kill point, run the grid, exit 0 when it finishes."""
-    from wsbench.runner import run_grid
+    from wsbench.execution import run_grid
 
     def stand_in(cell_dir, case, *args, **kwargs):
         path = Path(cell_dir) / "overlays" / f"{case.id}.png"

@@ -92,7 +92,7 @@ def test_bad_pseudo_labels_fail_the_cell_and_are_not_cached(tmp_path, registry, 
     assert "labeler 'sloppy' broke the pseudo-label contract" in bad["error"]
     assert BREACHES[breach] in bad["error"], bad["error"]
     assert "fix the labeler" in bad["error"]
-    cached = list((tmp_path / "o").rglob("*.npz"))
+    cached = list((tmp_path / "o").rglob("manifest.json"))
     assert len(cached) == 1  # the good labeler's entry only
 
 

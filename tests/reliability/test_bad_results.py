@@ -115,7 +115,8 @@ def test_records_file_without_records(cli, tmp_path):
 
 
 def _digest(path: Path) -> tuple[bytes, list[str]]:
-    return path.read_bytes(), sorted(p.name for p in path.parent.iterdir())
+    """The database's bytes and its companions (-wal, -shm, -journal)."""
+    return path.read_bytes(), sorted(p.name for p in path.parent.glob(path.name + "*"))
 
 
 @pytest.fixture
