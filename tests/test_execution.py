@@ -106,7 +106,7 @@ def test_changed_files_of_a_data_dir_make_a_new_cell(tmp_path):
         sets={"lits.test_fraction": "0.25", "lits.val_fraction": "0"},
     )
     before = ids(spec, registry)
-    write_lits_layout(data, seed=7, **small)  # same names, new contents
+    write_lits_layout(data, seed=7, force=True, **small)  # same names, new contents
     assert ids(spec, registry) != before
 
 
