@@ -13,6 +13,7 @@ the rest of the run. Core code talks to the ``Registry``; it is the only caller 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -156,6 +157,10 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     )
 
 
+def _same(obj: object) -> object:
+    return obj
+
+
 def _register(
     pm: pluggy.PluginManager, load: Callable[[], object], name: str, dist: str
 ) -> str | None:
@@ -204,7 +209,7 @@ def load_registry(
         if name in blocked:
             continue
         dists[name] = name
-        failure = _register(pm, lambda obj=obj: obj, name, name)
+        failure = _register(pm, functools.partial(_same, obj), name, name)
         if failure:
             failures[name] = failure
     return Registry(pm=pm, failures=failures, dists=dists, blocked={b for b in blocked if ":" in b})
