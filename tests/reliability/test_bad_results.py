@@ -234,3 +234,15 @@ def test_nan_metric_is_stored_as_null(tmp_path):
         "hd95": None,
         "ahd": None,
     }
+
+
+def test_plan_reads_the_store_without_touching_it(cli, tmp_path, finished_run):
+    db = finished_run / "results.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.close()
+    before = _digest(db)
+    res = cli("plan", *toy_run(finished_run, "--seeds", "0,1")[1:])
+    assert res.exit_code == 0, res.output
+    assert _digest(db) == before  # no WAL switch, no -wal/-shm files

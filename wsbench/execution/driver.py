@@ -96,7 +96,8 @@ def schedule(the_plan: Plan, spec: RunSpec, registry: Registry) -> Schedule:
     jobs = resolve_jobs(the_plan.cells, spec, registry)
     db = Path(spec.out) / "results.sqlite"
     decisions = []
-    store = Store(db) if db.exists() else None
+    # read-only: `wsbench plan` must not create, migrate or switch the journal of a store
+    store = Store(db, read_only=True) if db.is_file() and db.stat().st_size else None
     try:
         for job in jobs:
             decisions.append(_decide(job, store, spec.resume, registry))
