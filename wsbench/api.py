@@ -570,7 +570,10 @@ class Segmenter(Plugin):
 
     kind = "segmenter"
     supports_multilabel: ClassVar[bool] = False
-    # a weak kind the segmenter needs at predict time too (001: "recist"); None = none
+    # a weak kind the segmenter needs at predict time too (001: "recist"); None = none.
+    # The runner then calls ``predict(..., hint=weak_label)`` with the test case's own
+    # weak label of that kind (native, or simulated in a seed stream of its own), and
+    # the leaderboard marks the row "guided".
     test_hint: ClassVar[str | None] = None
 
     def fit(
@@ -587,7 +590,9 @@ class Segmenter(Plugin):
         spacing: Sequence[float] | None = None,
     ) -> np.ndarray:
         """HU volume (Z, Y, X) -> probabilities: (K+1, Z, Y, X) softmax or (K, Z, Y, X) sigmoid.
-        ``spacing`` (mm along z, y, x) is for segmenters that resample (coronal slices)."""
+        ``spacing`` (mm along z, y, x) is for segmenters that resample (coronal slices);
+        the runner passes it where ``predict`` declares it. A segmenter with ``test_hint``
+        also declares ``hint: WeakLabel`` and gets the test case's weak label there."""
         raise NotImplementedError
 
     def save(self, path: Path) -> None:

@@ -52,6 +52,8 @@ class Cell:
     seed: int
     sweep: tuple[tuple[str, str], ...]
     overrides: Mapping[str, Mapping[str, Any]]  # "kind:name" -> {param: raw value}
+    # where a segmenter's test-time hint comes from: "native:<kind>" or a protocol name
+    hint: str | None = None
 
     def params_for(self, kind: str, name: str) -> dict[str, Any]:
         """The user's overrides for one plugin of this cell (``kind`` as in the registry)."""
@@ -59,7 +61,7 @@ class Cell:
 
     @property
     def key(self) -> dict[str, Any]:
-        return {
+        key = {
             "dataset": self.dataset,
             "target": self.target,
             "protocol": self.protocol,
@@ -68,6 +70,9 @@ class Cell:
             "seed": self.seed,
             "overrides": {k: dict(v) for k, v in self.overrides.items()},
         }
+        if self.hint is not None:  # only guided cells carry it: other ids stay as they were
+            key["hint"] = self.hint
+        return key
 
     @property
     def id(self) -> str:
@@ -168,6 +173,10 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
                         )
                     )
                     continue
+                hint, why = choose_hint(seg_cls, ds_cls, proto, registry)
+                if seg_cls.test_hint is not None and hint is None:
+                    skipped.append((f"{ds_name}/{lab_name} x {seg_name}", why))
+                    continue
                 plugins = (
                     ("dataset", ds_cls),
                     ("protocol", protocols.get(proto)),
@@ -180,7 +189,15 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
                     for seed in spec.seeds:
                         cells.append(
                             Cell(
-                                ds_name, target, proto, lab_name, seg_name, seed, tuple(point), over
+                                ds_name,
+                                target,
+                                proto,
+                                lab_name,
+                                seg_name,
+                                seed,
+                                tuple(point),
+                                over,
+                                hint,
                             )
                         )
     _validate(cells, spec, registry, fixed)
@@ -250,6 +267,31 @@ def choose_protocol(
     if n_classes < need:
         return None, (
             f"protocol {name} needs a target with at least {need} classes; choose one with --target"
+        )
+    return name, ""
+
+
+def choose_hint(
+    seg_cls: type, ds_cls: type[Dataset], protocol: str, registry: Registry
+) -> tuple[str | None, str]:
+    """Where a guided segmenter's test-time hint comes from, or None and why nothing can
+    feed it. The dataset's own weak label of that kind first (DeepLesion ships RECIST);
+    else the cell's protocol when it produces that kind; else the first installed protocol
+    that does. Segmenters without ``test_hint`` get (None, "")."""
+    kind = getattr(seg_cls, "test_hint", None)
+    if kind is None:
+        return None, ""
+    if kind in ds_cls.native_weak:
+        return f"{NATIVE}:{kind}", ""
+    protocols = registry.classes("protocol")
+    if protocol in protocols and protocols[protocol].produces == kind:
+        return protocol, ""
+    name = next((n for n, p in protocols.items() if p.produces == kind), None)
+    if name is None:
+        return None, (
+            f"{seg_cls.name} needs a {kind!r} hint at test time; {ds_cls.name} ships "
+            f"{'/'.join(ds_cls.native_weak) or 'no'} weak labels and no installed protocol "
+            f"produces {kind!r}"
         )
     return name, ""
 

@@ -92,6 +92,11 @@ class CellJob:
     out: str
     cache_dir: str | None
     resume_from: str = "start"  # "start" | "train" | "predict": the first stage to run
+    # a guided segmenter's test-time hint: its weak kind, its source ("native:<kind>" or
+    # a protocol name) and, when simulated, the protocol that draws it
+    hint_kind: str | None = None
+    hint_source: str | None = None
+    hint_protocol: PluginRef | None = None
 
     @property
     def cell_dir(self) -> Path:
@@ -228,6 +233,19 @@ def resolve_cell(
         "segmenter": dict(segmenter.config),
         "seed": cell.seed,
     }
+    hint_kind = registry.get("segmenter", cell.segmenter).test_hint
+    hint_protocol = None
+    if cell.hint is not None:  # guided cells only: other cells keep their ids
+        if cell.hint.startswith(NATIVE):
+            hint_cfg: dict[str, Any] = {"source": cell.hint}
+        else:
+            hint_protocol = (
+                protocol
+                if protocol is not None and protocol.name == cell.hint
+                else _ref(registry, "protocol", cell.hint, spec, cell)
+            )
+            hint_cfg = {"source": cell.hint, **hint_protocol.config}
+        identity["test_hint"] = {"kind": hint_kind, **hint_cfg}
     configuration = {  # what the user asked for, without versions or data state
         "profile": spec.profile,
         "dataset": [cell.dataset, cell.target, data.plugin.config["params"]],
@@ -262,6 +280,9 @@ def resolve_cell(
         uses_segmenter=uses_segmenter,
         out=str(spec.out),
         cache_dir=cache_dir,
+        hint_kind=hint_kind if cell.hint is not None else None,
+        hint_source=cell.hint,
+        hint_protocol=hint_protocol,
     )
 
 

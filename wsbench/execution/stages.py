@@ -9,6 +9,8 @@ stage holds in memory only the slices it reads.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ from wsbench.api import (
     TrainContext,
     WeakCase,
     check_pseudo_labels,
+    WeakLabel,
     check_weak_kind,
 )
 from wsbench.data.cache import SliceCache
@@ -32,7 +35,7 @@ from wsbench.data.check import check_finite
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
 from wsbench.plugins import Registry
-from wsbench.weak.simulate import native_weak, simulate_weak, weak_case
+from wsbench.weak.simulate import TEST_HINT_STREAM, native_weak, simulate_weak, weak_case
 
 Progress = Callable[[str, int, int], None]
 
@@ -193,12 +196,45 @@ def train_context(job: CellJob, classes: tuple[str, ...], device: str, progress:
 # -- predict and evaluate
 
 
+def hint_for(job: CellJob, case: Case, registry: Registry) -> WeakLabel | None:
+    """A guided segmenter's hint for one test case: the dataset's own weak label of the
+    declared kind, or that kind simulated on the test case in its own seed stream (never
+    the training weak labels' stream). None for segmenters without ``test_hint``."""
+    if job.hint_source is None or job.hint_kind is None:
+        return None
+    if job.hint_source.startswith(NATIVE):
+        return native_weak(case, job.hint_kind)
+    assert job.hint_protocol is not None
+    protocol = job.hint_protocol.build(registry)
+    return simulate_weak(protocol, case, job.cell.seed, TEST_HINT_STREAM)
+
+
 def predict(
-    segmenter: Any, case: Case, intensity: Intensity, multilabel: bool, ctx: TrainContext
+    segmenter: Any,
+    case: Case,
+    intensity: Intensity,
+    multilabel: bool,
+    ctx: TrainContext,
+    hint: WeakLabel | None = None,
 ) -> np.ndarray:
-    """One test case's label map."""
-    probs = segmenter.predict(case.image, intensity, ctx)
+    """One test case's label map. ``spacing`` goes to segmenters whose ``predict`` takes
+    it (coronal and sagittal slicing resamples), ``hint`` to guided segmenters."""
+    kwargs: dict[str, Any] = {}
+    accepted = _keywords(type(segmenter).predict)
+    if "spacing" in accepted:
+        kwargs["spacing"] = case.spacing
+    if hint is not None:
+        kwargs["hint"] = hint
+    probs = segmenter.predict(case.image, intensity, ctx, **kwargs)
     return to_label_map(probs, multilabel)
+
+
+@functools.lru_cache(maxsize=64)
+def _keywords(fn: Callable[..., Any]) -> frozenset[str]:
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return frozenset({"spacing", "hint"})
+    return frozenset(p.name for p in params)
 
 
 def to_label_map(probs: np.ndarray, multilabel: bool, threshold: float = 0.5) -> np.ndarray:

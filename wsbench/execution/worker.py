@@ -211,8 +211,11 @@ def _run_stages(
     per_case = []
     from wsbench.outputs import write_overlay, write_prediction
 
+    if job.hint_source is not None:  # a guided segmenter: marked on the leaderboard
+        prov["guided"] = {"kind": job.hint_kind, "source": job.hint_source}
     for i, case in enumerate(test):
-        pred = stages.predict(segmenter, case, intensity, multilabel, ctx)
+        hint = stages.hint_for(job, case, registry)
+        pred = stages.predict(segmenter, case, intensity, multilabel, ctx, hint)
         write_prediction(job.cell_dir, case, pred)
         if i < 2:
             write_overlay(job.cell_dir, case, intensity, pred)

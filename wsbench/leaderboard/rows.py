@@ -297,6 +297,8 @@ def _provenance(recs: list[dict[str, Any]]) -> dict[str, Any]:
         "finished_at": max(str(r.get("finished_at") or "") for r in recs) if recs else "",
         "records": [str(r.get("id")) for r in recs],
         **({"val_masks": val_masks} if val_masks else {}),
+        # a segmenter given the test case's weak label at predict time (test_hint)
+        **({"guided": prov["guided"]} if isinstance(prov.get("guided"), dict) else {}),
     }
 
 
@@ -630,12 +632,17 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
 
 
 def labeler_tags(row: dict[str, Any]) -> list[str]:
-    """Marks shown beside a labeler's name: baseline, and a declared budget of validation
-    masks used for tuning."""
+    """Marks shown beside a labeler's name: baseline, a declared budget of validation
+    masks used for tuning, and "guided" where the segmenter saw the test case's weak label
+    (a RECIST-guided segmenter is not comparable with unguided ones)."""
     tags = ["baseline"] if row.get("baseline") else []
-    masks = (row.get("provenance") or {}).get("val_masks")
+    prov = row.get("provenance") or {}
+    masks = prov.get("val_masks")
     if masks:
         tags.append(f"tuned on {masks} val masks")
+    guided = prov.get("guided")
+    if guided:
+        tags.append(f"guided by test {guided.get('kind')}")
     return tags
 
 

@@ -419,9 +419,16 @@ def _provenance(r: dict[str, Any]) -> str:
         ("wall time", f"{prov.get('wall_s')} s over {_cells(len(prov.get('records') or []))}"),
         ("finished", prov.get("finished_at")),
         ("tuned on", f"{prov['val_masks']} val masks" if prov.get("val_masks") else None),
+        ("guided", _guided(prov.get("guided"))),
     ]
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items if v not in (None, ""))
     return f"<details><summary>show</summary><dl>{dl}</dl></details>"
+
+
+def _guided(guided: Any) -> str | None:
+    if not isinstance(guided, dict):
+        return None
+    return f"the test case's {guided.get('kind')} label ({guided.get('source')})"
 
 
 def _cells(n: int) -> str:

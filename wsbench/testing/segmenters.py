@@ -14,6 +14,7 @@ The checks use only the public API: the registry, ``fit``, ``predict``, ``save``
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -134,8 +135,13 @@ class SegmenterConformance:
         assert all(p["doc"] for p in info["params"])
 
     def test_test_hint_is_a_weak_kind(self):
-        hint = self.segmenter_class().test_hint
+        cls = self.segmenter_class()
+        hint = cls.test_hint
         assert hint is None or hint in WEAK_KINDS, hint
+        if hint is not None:  # the runner passes the test case's weak label as ``hint=``
+            assert "hint" in inspect.signature(cls.predict).parameters, (
+                f"{cls.name} declares test_hint={hint!r}; its predict must take hint="
+            )
 
     # -- training and inference
 

@@ -5,7 +5,10 @@
 - ``toy-deep-unet``: a U-Net with a side output per decoder level and paper 003's
   level-weighted loss (``compute_loss`` and ``forward_logits`` overridden);
 - ``toy-self-training``: a box labeler on ``SelfTrainingLabeler``: box fill, then rounds
-  that keep the box pixels the segmenter believes in.
+  that keep the box pixels the segmenter believes in;
+- ``toy-box-guided``: a hint-guided segmenter (``test_hint = "box"``): the toy threshold,
+  applied only inside the test case's boxes, as RECIST-guided segmentation crops around
+  each lesion's mark.
 
 Register them with ``load_registry(extra=[wsbench.testing.toy_core])``.
 """
@@ -21,12 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsbench import hookimpl
-from wsbench.api import LabelContext, PseudoLabel, Segmenter, WeakCase
+from wsbench.api import BoxLabel, Intensity, LabelContext, PseudoLabel, Segmenter, WeakCase
 from wsbench.labelers.box_fill import fill_boxes
 from wsbench.labelers.self_training import SELF_TRAINING_PARAMS, SelfTrainingLabeler
 from wsbench.params import Param
 from wsbench.segmenters.supervision import deep_supervision_loss
 from wsbench.segmenters.unet import UNet, UNetSegmenter
+from wsbench.testing.toy_plugins import ToyThreshold
 from wsbench.training.losses import make_loss
 
 
@@ -131,9 +135,36 @@ class ToySelfTraining(SelfTrainingLabeler):
         return out
 
 
+class BoxGuidedThreshold(ToyThreshold):
+    """The toy threshold inside the test case's boxes only (``hint``); background
+    elsewhere. Without a hint (a direct call) it thresholds the whole image."""
+
+    name = "toy-box-guided"
+    citation = "wsbench toy: a threshold guided by test-time boxes"
+    test_hint = "box"
+    hints: ClassVar[list[BoxLabel]] = []  # what the runner passed, for tests
+
+    def predict(
+        self,
+        image: np.ndarray,
+        intensity: Intensity,
+        ctx: Any,
+        spacing: Sequence[float] | None = None,
+        hint: BoxLabel | None = None,
+    ) -> np.ndarray:
+        p = (image > self.t).astype(np.float32)
+        if hint is not None:
+            type(self).hints.append(hint)
+            inside = np.zeros(image.shape, bool)
+            for b in hint.boxes:
+                inside[b.z, b.y0 : b.y1, b.x0 : b.x1] = True
+            p *= inside
+        return np.stack([1 - p, p])
+
+
 @hookimpl
 def wsbench_register_segmenters() -> list[type]:
-    return [CoronalUNet, DeepSupervisedUNet]
+    return [CoronalUNet, DeepSupervisedUNet, BoxGuidedThreshold]
 
 
 @hookimpl

@@ -9,25 +9,31 @@ from wsbench.api import Case, Intensity, Protocol, WeakCase, WeakLabel
 from wsbench.errors import DataError
 from wsbench.params import stable_hash
 
+TEST_HINT_STREAM = "test-hint"  # the seed stream of hints simulated on test cases
 
-def weak_seed(protocol_name: str, seed: int, case_id: str) -> int:
+
+def weak_seed(protocol_name: str, seed: int, case_id: str, stream: str = "") -> int:
     """The generator seed of one case's weak label.
 
     Seeded by protocol name, cell seed and case id, not by the protocol's parameters: a
     sweep over a parameter (alpha) draws the same random numbers at every value, so its
-    weak labels are nested.
+    weak labels are nested. ``stream`` separates other uses of the same protocol (the
+    test-time hints of guided segmenters) from the training weak labels' stream.
     """
-    return int(stable_hash([protocol_name, seed, case_id], 15), 16)
+    key: list = [protocol_name, seed, case_id] + ([stream] if stream else [])
+    return int(stable_hash(key, 15), 16)
 
 
-def simulate_weak(protocol: Protocol, case: Case, seed: int) -> WeakLabel:
-    """Simulate ``protocol``'s weak label of ``case`` for the cell seed ``seed``."""
+def simulate_weak(protocol: Protocol, case: Case, seed: int, stream: str = "") -> WeakLabel:
+    """Simulate ``protocol``'s weak label of ``case`` for the cell seed ``seed`` (in the
+    seed stream ``stream``; "" is the training weak labels' stream)."""
     if case.label is None:
         raise DataError(
             f"case {case.id} ({case.source or 'no file'}) has no ground truth to simulate "
             f"{protocol.produces!r} labels from; give masks or use --weak native"
         )
-    return protocol.simulate(case, np.random.default_rng(weak_seed(protocol.name, seed, case.id)))
+    rng = np.random.default_rng(weak_seed(protocol.name, seed, case.id, stream))
+    return protocol.simulate(case, rng)
 
 
 def native_weak(case: Case, kind: str) -> WeakLabel:
