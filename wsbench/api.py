@@ -437,21 +437,37 @@ class PseudoLabel:
 
 @dataclass
 class TrainContext:
-    """What a segmenter gets to train: device, seed, a progress callback, a scratch dir."""
+    """What a segmenter gets to train: device, seed, a progress callback, a scratch dir.
+
+    ``validate(model) -> metrics``: overlap metrics (``dice``, ``iou``, per class as
+    ``dice/<class>``) of ``model.predict`` on the validation split, for early stopping and
+    round selection. It never hands over the validation labels. None when the split has no
+    validation cases (``--set <dataset>.val_fraction=0.2`` gives it some). The cases are
+    loaded on the first call only."""
 
     device: str
     seed: int
     classes: tuple[str, ...]
     workdir: Path
     progress: Callable[[str, int, int], None] = lambda what, done, total: None
+    validate: Callable[[Segmenter], dict[str, float]] | None = None
 
 
 @dataclass
 class LabelContext(TrainContext):
     """A labeler's context. ``new_segmenter`` builds a fresh, untrained copy of the cell's
-    segmenter (same name and parameters), for self-training loops such as SMILEr."""
+    segmenter (same name and parameters), for self-training loops such as SMILEr.
+
+    ``val_cases()``: the validation cases as ``WeakCase`` (weak labels of the cell's kind,
+    no ground truth), loaded on the first call. ``val_masks()``: the full task-label maps
+    of at most ``val_masks`` validation cases (``(WeakCase, label)`` pairs, in case-id
+    order), where the labeler declares a ``val_masks`` parameter: the mask budget it
+    tunes on, recorded in provenance and shown on the leaderboard ("tuned on N val
+    masks"). Labelers that declare none get an empty list."""
 
     new_segmenter: Callable[[], Segmenter] | None = None
+    val_cases: Callable[[], list[WeakCase]] = list
+    val_masks: Callable[[], list[tuple[WeakCase, np.ndarray]]] = list
 
 
 class Labeler(Plugin):

@@ -91,13 +91,17 @@ def pseudo_label(
     labeler = job.labeler.build(registry)
     segmenter = job.segmenter
 
+    val = Validation(job, registry)
     ctx = LabelContext(
         device=device,
         seed=job.cell.seed,
         classes=classes,
         workdir=job.cell_dir / "work",
         progress=progress,
+        validate=val.validator(labeler.multilabel),
         new_segmenter=lambda: segmenter.build(registry),
+        val_cases=val.weak_cases,
+        val_masks=lambda: val.masks(int(labeler.p.get("val_masks") or 0)),
     )
     check_weak_kind(labeler, weak)  # the one weak-kind check, before labelling
     pseudo = labeler.label(weak, ctx)
@@ -159,7 +163,8 @@ def train(
     """Fit the cell's segmenter; save its checkpoint when the segmenter can. Returns the
     trained segmenter and its training log."""
     segmenter = job.segmenter.build(registry)
-    ctx = train_context(job, classes, device, progress)
+    multilabel = bool(pseudo[0].multilabel) if pseudo else False
+    ctx = train_context(job, classes, device, progress, registry, multilabel)
     log = segmenter.fit(weak, pseudo, ctx) or {}
     if can_checkpoint(segmenter):
         job.checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -183,14 +188,95 @@ def can_checkpoint(segmenter: Any) -> bool:
     return cls.save is not Segmenter.save and cls.load is not Segmenter.load
 
 
-def train_context(job: CellJob, classes: tuple[str, ...], device: str, progress: Progress):
+def train_context(
+    job: CellJob,
+    classes: tuple[str, ...],
+    device: str,
+    progress: Progress,
+    registry: Registry | None = None,
+    multilabel: bool = False,
+) -> TrainContext:
+    """The segmenter's context; with ``registry``, ``validate`` on the validation split."""
+    validate = Validation(job, registry).validator(multilabel) if registry is not None else None
     return TrainContext(
         device=device,
         seed=job.cell.seed,
         classes=classes,
         workdir=job.cell_dir / "work",
         progress=progress,
+        validate=validate,
     )
+
+
+# -- validation
+
+
+VALIDATION_METRICS = ("dice", "iou")  # cheap overlap metrics: validate runs every epoch
+
+
+class Validation:
+    """The validation split of one cell, loaded on first use: weak labels for labelers, a
+    budget of masks for labelers that declare one, and overlap scores of a model."""
+
+    def __init__(self, job: CellJob, registry: Registry | None):
+        self.job, self.registry = job, registry
+        self._cases: list[Case] | None = None
+        self._weak: list[WeakCase] | None = None
+        self._intensity: Intensity | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.job.data.split.get("val", ()))
+
+    def cases(self) -> list[Case]:
+        if self._cases is None:
+            assert self.registry is not None
+            self._cases, _, self._intensity = load_split(
+                self.job.data, "val", self.registry, self.job.cache_dir
+            )
+        return self._cases
+
+    def weak_cases(self) -> list[WeakCase]:
+        """The validation cases' weak labels, simulated like the training ones."""
+        if self._weak is None:
+            cases = self.cases()
+            assert self._intensity is not None and self.registry is not None
+            self._weak = simulate_weak_labels(self.job, cases, self._intensity, self.registry)
+        return self._weak
+
+    def masks(self, budget: int) -> list[tuple[WeakCase, np.ndarray]]:
+        """Full label maps of the first ``budget`` validation cases (by case id)."""
+        if budget <= 0 or not self.size:
+            return []
+        weak = self.weak_cases()
+        chosen = sorted(zip(self.cases(), weak), key=lambda cw: cw[0].id)[:budget]
+        return [(w, np.asarray(c.label)) for c, w in chosen if c.label is not None]
+
+    def validator(self, multilabel: bool) -> Callable[[Any], dict[str, float]] | None:
+        if not self.size or self.registry is None:
+            return None
+        return lambda model: self.score(model, multilabel)
+
+    def score(self, model: Any, multilabel: bool) -> dict[str, float]:
+        """Mean overlap metrics of ``model`` over the validation cases (per class too)."""
+        from wsbench.metrics import compute_classes
+
+        assert self.registry is not None
+        metric_classes = self.registry.classes("metric")
+        metrics = [metric_classes[m]() for m in VALIDATION_METRICS if m in metric_classes]
+        ctx = TrainContext("cpu", self.job.cell.seed, (), self.job.cell_dir / "work")
+        per_case = []
+        for case in self.cases():
+            if case.label is None:
+                continue
+            assert self._intensity is not None
+            hint = hint_for(self.job, case, self.registry)
+            pred = predict(model, case, self._intensity, multilabel, ctx, hint)
+            per_case.append(
+                compute_classes(pred, np.asarray(case.label), case.spacing, case.classes, metrics)
+            )
+        out = aggregate(per_case)
+        return {k: v for k, v in out.items() if not k.startswith(("missed/", "spurious/"))}
 
 
 # -- predict and evaluate

@@ -262,6 +262,7 @@ def base_record(job: CellJob, env: WorkerEnv) -> CellRecord:
         if ref is not None
     }
     identity = job.identity
+    budget = int((job.labeler.config.get("params") or {}).get("val_masks") or 0)
     return CellRecord(
         id=job.id,
         config_id=job.config_id,
@@ -293,6 +294,8 @@ def base_record(job: CellJob, env: WorkerEnv) -> CellRecord:
                 "split_hash": job.data.split_hash,
                 "split_sizes": job.data.sizes,
             },
+            # full validation masks the labeler tunes on (its declared budget, #11)
+            **({"val_masks": budget} if budget > 0 else {}),
         },
     )
 

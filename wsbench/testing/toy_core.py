@@ -8,7 +8,11 @@
   that keep the box pixels the segmenter believes in;
 - ``toy-box-guided``: a hint-guided segmenter (``test_hint = "box"``): the toy threshold,
   applied only inside the test case's boxes, as RECIST-guided segmentation crops around
-  each lesion's mark.
+  each lesion's mark;
+- ``toy-val-threshold``: the toy threshold that picks its cut among candidates by
+  ``ctx.validate`` (round selection on the validation split);
+- ``toy-val-budget``: box fill that declares a budget of validation masks
+  (``val_masks``) and reads the validation cases' weak labels.
 
 Register them with ``load_registry(extra=[wsbench.testing.toy_core])``.
 """
@@ -24,7 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsbench import hookimpl
-from wsbench.api import BoxLabel, Intensity, LabelContext, PseudoLabel, Segmenter, WeakCase
+from wsbench.api import (
+    BoxLabel,
+    Intensity,
+    LabelContext,
+    Labeler,
+    PseudoLabel,
+    Segmenter,
+    WeakCase,
+)
 from wsbench.labelers.box_fill import fill_boxes
 from wsbench.labelers.self_training import SELF_TRAINING_PARAMS, SelfTrainingLabeler
 from wsbench.params import Param
@@ -162,11 +174,56 @@ class BoxGuidedThreshold(ToyThreshold):
         return np.stack([1 - p, p])
 
 
+class ValidatedThreshold(ToyThreshold):
+    """Fits the toy threshold, then tries ``candidates`` cuts between background and
+    foreground means and keeps the one whose validation Dice (``ctx.validate``) is best."""
+
+    name = "toy-val-threshold"
+    citation = "wsbench toy: a threshold chosen on the validation split"
+    params = ToyThreshold.params + (Param("candidates", 5, "cuts tried on the validation split"),)
+    scores: ClassVar[list[dict[str, float]]] = []
+
+    def fit(self, cases, labels, ctx):
+        log = super().fit(cases, labels, ctx)
+        if ctx.validate is None:
+            return log
+        mid, tried = float(self.t), []
+        for f in np.linspace(0.2, 1.8, self.p["candidates"]):
+            self.t = mid * f
+            score = ctx.validate(self)
+            type(self).scores.append(score)
+            tried.append((score["dice"], -abs(f - 1.0), mid * f))
+        self.t = max(tried)[2]
+        return {**log, "val_dice": max(tried)[0]}
+
+
+class ValBudgetBoxFill(Labeler):
+    """Box fill that declares a budget of validation masks and reads what it is given."""
+
+    name = "toy-val-budget"
+    citation = "wsbench toy: a labeler tuned on a declared budget of validation masks"
+    consumes = ("box",)
+    params = (Param("val_masks", 1, "full validation masks used for tuning"),)
+    seen: ClassVar[dict[str, Any]] = {}
+
+    def label(self, cases, ctx):
+        val = ctx.val_cases()
+        masks = ctx.val_masks()
+        type(self).seen = {
+            "val_ids": [c.id for c in val],
+            "val_kinds": [c.weak.kind for c in val],
+            "mask_ids": [c.id for c, _ in masks],
+            "mask_shapes_ok": all(m.shape == c.image.shape for c, m in masks),
+            "train_ids": [c.id for c in cases],
+        }
+        return [fill_boxes(case) for case in cases]
+
+
 @hookimpl
 def wsbench_register_segmenters() -> list[type]:
-    return [CoronalUNet, DeepSupervisedUNet, BoxGuidedThreshold]
+    return [CoronalUNet, DeepSupervisedUNet, BoxGuidedThreshold, ValidatedThreshold]
 
 
 @hookimpl
 def wsbench_register_labelers() -> list[type]:
-    return [ToySelfTraining]
+    return [ToySelfTraining, ValBudgetBoxFill]
