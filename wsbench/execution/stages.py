@@ -113,13 +113,20 @@ def pseudo_label(
 def pseudo_quality(
     pseudo: Sequence[PseudoLabel], train: Sequence[Case], registry: Registry
 ) -> dict[str, float]:
-    """Dice of pseudo masks against the training ground truth, on the labelled slices."""
+    """Every registered overlap metric (dice, iou, precision, recall, accuracy, vs) of the
+    pseudo masks against the training ground truth, on the labelled slices: per class
+    (``iou/<class>``, mean over cases) and over classes; plus the pooled ``miou`` and
+    ``pooled_dice`` of those slices."""
+    from wsbench.metrics import OVERLAP_METRICS
+    from wsbench.metrics.pooled import confusion_counts, pooled
+
     by_id = {c.id: c for c in train}
-    dice_cls = registry.classes("metric").get("dice")
-    if dice_cls is None:
+    registered = registry.classes("metric")
+    metrics = {m: registered[m]() for m in OVERLAP_METRICS if m in registered}
+    if not metrics:
         return {}
-    dice = dice_cls()
-    per_class: dict[str, list[float]] = {}
+    per_class: dict[str, dict[str, list[float]]] = {m: {} for m in metrics}
+    counts = []
     for p in pseudo:
         case = by_id.get(p.case_id)
         if case is None or case.label is None or len(p.slices) == 0:
@@ -127,13 +134,20 @@ def pseudo_quality(
         sl = np.asarray(p.slices)
         fg = _foreground(p, sl)
         gt = np.asarray(case.label[sl])
-        for k, name in enumerate(case.classes, start=1):
-            per_class.setdefault(name, []).append(
-                float(dice.compute(fg == k, gt == k, case.spacing))
-            )
-    out = {f"dice/{k}": float(np.nanmean(v)) for k, v in per_class.items()}
-    if per_class:
-        out["dice"] = float(np.nanmean([out[f"dice/{k}"] for k in per_class]))
+        for m, metric in metrics.items():
+            for k, name in enumerate(case.classes, start=1):
+                per_class[m].setdefault(name, []).append(
+                    float(metric.compute(fg == k, gt == k, case.spacing))
+                )
+        counts.append(confusion_counts(fg, gt, case.classes))
+    out: dict[str, float] = {}
+    for m, classes in per_class.items():
+        out.update({f"{m}/{k}": float(np.nanmean(v)) for k, v in classes.items()})
+        if classes:
+            out[m] = float(np.nanmean([out[f"{m}/{k}"] for k in classes]))
+    if counts:
+        pool = pooled(counts)
+        out["miou"], out["pooled_dice"] = pool["miou"], pool["pooled_dice"]
     return out
 
 
@@ -341,15 +355,23 @@ def evaluate_case(pred: np.ndarray, case: Case, registry: Registry) -> dict[str,
 
 def case_scores(pred: np.ndarray, case: Case, registry: Registry) -> dict[str, Any]:
     """A ``per_case`` entry: case and patient ids, the metrics, and positivity if known."""
+    from wsbench.metrics.pooled import CONFUSION, confusion_counts
+
     out: dict[str, Any] = {"case": case.id, "patient": case.patient}
     out.update(evaluate_case(pred, case, registry))
     if "positive" in case.meta:
         out["positive"] = bool(case.meta["positive"])
+    # per-class [tp, fp, fn], background included: what pooled metrics (miou) sum
+    out[CONFUSION] = confusion_counts(pred, np.asarray(case.label), case.classes)
     return out
 
 
 def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Means over cases of every numeric metric (NaN excluded); ``@pos`` over positive cases."""
+    """Means over cases of every numeric metric (NaN excluded); ``@pos`` over positive
+    cases; and the dataset-pooled metrics (``miou``, ``pooled_dice``) where the cases carry
+    confusion counts (see ``wsbench.metrics.pooled``)."""
+    from wsbench.metrics.pooled import pooled_subsets
+
     out: dict[str, float] = {}
     keys = [k for k, v in (per_case[0].items() if per_case else ()) if isinstance(v, float)]
     for subset, suffix in ((per_case, ""), ([c for c in per_case if c.get("positive")], "@pos")):
@@ -360,6 +382,7 @@ def aggregate(per_case: Sequence[dict[str, Any]]) -> dict[str, float]:
             out[k + suffix] = float(np.mean(vals)) if vals else float("nan")
             if len(vals) < len(subset):  # undefined values (e.g. a distance to an empty mask)
                 out[f"{k}{suffix}_n_nan"] = float(len(subset) - len(vals))
+    out.update(pooled_subsets(per_case))
     return out
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from wsbench import stats
 from wsbench.api import Reported
+from wsbench.metrics.pooled import BACKGROUND, CONFUSION, POOLED_METRICS, pooled
 from wsbench.params import stable_hash
 
 # Metrics shown as table columns, in this order, when the records have them. Their
@@ -33,6 +34,9 @@ HEADLINE_METRICS = ("dice", "hd95", "assd")
 MAIN_METRIC = "dice"
 # per-case 0/1 flags written by the metrics helper, not scores
 FLAG_PREFIXES = ("missed/", "spurious/")
+# dataset-pooled metrics (from per-case confusion counts) shown beside the headline ones
+POOLED_COLUMNS = POOLED_METRICS
+POS = "@pos"  # suffix of a metric over the positive cases only (SIIM)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class PluginInfo:
     versions: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> v
 
     def metric(self, name: str) -> MetricInfo:
-        base = name.split("/", 1)[0]
+        base = name.split("/", 1)[0].split("@", 1)[0]  # "hd95/liver@pos" -> "hd95"
         return self.metrics.get(base, MetricInfo(base))
 
 
@@ -178,6 +182,7 @@ def build_rows(
     for row in rows:
         row["pct_oracle"] = _pct_oracle(row, rows)
         _attach_reported(row, _reported_for(row, reported))
+        _attach_other_reported(row, reported)
     rows.extend(_reported_only(rows, reported))
     _mark_rows(rows, info)
     direction = -1 if info.metric(MAIN_METRIC).higher_is_better else 1
@@ -223,25 +228,97 @@ def _row(recs: list[dict[str, Any]], failed: int, info: PluginInfo) -> dict[str,
     )
     patients: dict[str, dict[str, float]] = {}
     for k in keys:
-        table = stats.seed_patient_table(
-            [[(_patient(c), _float(c.get(k))) for c in cases] for cases in cases_by_seed]
-        )
-        seed_means = table.seed_means()
-        spread = stats.mean_sd(seed_means)
-        row[f"{k}_mean"] = stats.point_estimate(table)
-        row[f"{k}_sd"] = spread.sd
-        lo, hi = stats.bootstrap_ci(table)
-        row[f"{k}_ci_lo"], row[f"{k}_ci_hi"] = lo, hi
-        n_values = sum(1 for cases in cases_by_seed for c in cases if _finite(c.get(k)))
-        row[f"{k}_n_missing"] = row["n_cases"] - n_values
+        table = _metric_stats(row, k, k, cases_by_seed)
         if k in HEADLINE_METRICS:
             patients[k] = table.patient_scores()
+    if any("positive" in c for cases in cases_by_seed for c in cases):
+        positive = [[c for c in cases if c.get("positive")] for cases in cases_by_seed]
+        for k in HEADLINE_METRICS:
+            if k in keys:
+                _metric_stats(row, k, f"{k}{POS}", positive)
+    row.update(pooled_stats(cases_by_seed))
     row["_patients"] = patients
+    row["_resolved"] = resolved_params(first.get("provenance") or {})
     row.update(_misses(cases_by_seed))
     pseudo = stats.mean_sd((r.get("pseudo") or {}).get("dice") for r in recs)
     row["pseudo_dice"] = pseudo.mean
     row["provenance"] = _provenance(recs)
     return row
+
+
+def _metric_stats(
+    row: dict[str, Any], key: str, name: str, cases_by_seed: list[list[dict[str, Any]]]
+) -> stats.SeedPatientTable:
+    """Mean over seeds, sd, interval over patients and missing count of one per-case
+    score ``key``, stored on ``row`` under ``name``."""
+    table = stats.seed_patient_table(
+        [[(_patient(c), _float(c.get(key))) for c in cases] for cases in cases_by_seed]
+    )
+    row[f"{name}_mean"] = stats.point_estimate(table)
+    row[f"{name}_sd"] = stats.mean_sd(table.seed_means()).sd
+    lo, hi = stats.bootstrap_ci(table)
+    row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = lo, hi
+    n_cases = sum(len(cases) for cases in cases_by_seed)
+    n_values = sum(1 for cases in cases_by_seed for c in cases if _finite(c.get(key)))
+    row[f"{name}_n_missing"] = n_cases - n_values
+    return table
+
+
+def pooled_stats(cases_by_seed: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Dataset-pooled ``miou`` and ``pooled_dice`` (see ``wsbench.metrics.pooled``) from
+    the per-case confusion counts: per seed, then mean and sd over seeds; the interval
+    resamples patients (with their summed counts) as for the other metrics. ``@pos``
+    over positive cases where the cases say which are positive."""
+    if not any(isinstance(c.get(CONFUSION), dict) for cases in cases_by_seed for c in cases):
+        return {}
+    out: dict[str, Any] = {}
+    subsets = [("", cases_by_seed)]
+    if any("positive" in c for cases in cases_by_seed for c in cases):
+        subsets.append((POS, [[c for c in cs if c.get("positive")] for cs in cases_by_seed]))
+    for suffix, subset in subsets:
+        per_seed = [pooled(c[CONFUSION] for c in cs if CONFUSION in c) for cs in subset]
+        names = sorted({k for p in per_seed for k in p})
+        for k in names:
+            spread = stats.mean_sd(p.get(k) for p in per_seed)
+            out[f"{k}{suffix}_mean"], out[f"{k}{suffix}_sd"] = spread.mean, spread.sd
+        for k in POOLED_METRICS:
+            lo, hi = _pooled_ci(subset, k)
+            out[f"{k}{suffix}_ci_lo"], out[f"{k}{suffix}_ci_hi"] = lo, hi
+    return out
+
+
+def _pooled_ci(cases_by_seed: list[list[dict[str, Any]]], metric: str) -> tuple[float, float]:
+    """Percentile bootstrap over patients of a pooled metric (mean over seeds)."""
+    import numpy as np
+
+    patients = sorted({_patient(c) for cases in cases_by_seed for c in cases if CONFUSION in c})
+    classes = sorted({k for cases in cases_by_seed for c in cases for k in c.get(CONFUSION, {})})
+    if len(patients) < 2 or not classes:
+        return math.nan, math.nan
+    where = {p: i for i, p in enumerate(patients)}
+    counts = np.zeros((len(cases_by_seed), len(patients), len(classes), 3))
+    for s, cases in enumerate(cases_by_seed):
+        for c in cases:
+            for j, name in enumerate(classes):
+                if name in c.get(CONFUSION, {}):
+                    counts[s, where[_patient(c)], j] += c[CONFUSION][name]
+    rng = np.random.default_rng(stats.BOOTSTRAP_SEED)
+    idx = rng.integers(0, len(patients), size=(stats.BOOTSTRAP_RESAMPLES, len(patients)))
+    total = counts[:, idx].sum(2)  # (seeds, resamples, classes, 3)
+    tp, fp, fn = total[..., 0], total[..., 1], total[..., 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "miou":
+            value = np.nanmean(tp / (tp + fp + fn), axis=-1)
+        else:
+            fg = [j for j, name in enumerate(classes) if name != BACKGROUND]
+            dice = 2 * tp[..., fg] / (2 * tp[..., fg] + fp[..., fg] + fn[..., fg])
+            value = np.nanmean(dice, axis=-1)
+        stat = np.nanmean(value, axis=0)
+    stat = stat[np.isfinite(stat)]
+    if not stat.size:
+        return math.nan, math.nan
+    lo, hi = np.percentile(stat, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def _misses(cases_by_seed: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -325,18 +402,94 @@ def _pct_oracle(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> float:
 # Reported against reproduced
 
 
-def _reported_for(row: dict[str, Any], reported: Sequence[Reported]) -> Reported | None:
-    """The paper's number for this row: same dataset first, else the same target on the
-    paper's own dataset (shown with that dataset's name, never as comparable)."""
+def _reported_for(
+    row: dict[str, Any], reported: Sequence[Reported], metric: str = MAIN_METRIC
+) -> Reported | None:
+    """The paper's number for this row and ``metric`` (``dice``, ``miou@pos``, ...): same
+    dataset first, else the same target on the paper's own dataset (shown with that
+    dataset's name, never as comparable); a test-split number before a validation one.
+    ``Reported.params`` match the row's resolved parameters (a ``--set`` value or a
+    default), not only its sweep values."""
     matches = [
         r
         for r in reported
-        if (r.target, r.labeler, r.segmenter, r.metric)
-        == (row["target"], row["labeler"], row["segmenter"], MAIN_METRIC)
-        and all(str(row["sweep"].get(k)) == str(v) for k, v in r.params.items())
+        if (r.target, r.labeler, r.segmenter) == (row["target"], row["labeler"], row["segmenter"])
+        and reported_key(r) == metric
+        and _params_match(row, r.params)
     ]
-    matches.sort(key=lambda r: r.dataset != row["dataset"])
+    matches.sort(key=lambda r: (r.dataset != row["dataset"], r.split == "val"))
     return matches[0] if matches else None
+
+
+def reported_key(r: Reported) -> str:
+    """The row key a reported number compares with: ``miou`` or ``miou@pos``."""
+    return r.metric + (POS if r.subset == "positive" else "")
+
+
+def _params_match(row: dict[str, Any], params: Any) -> bool:
+    resolved = row.get("_resolved") or {}
+    for key, want in params.items():
+        have = row["sweep"].get(key, resolved.get(key))
+        if have is None or not _same_value(have, want):
+            return False
+    return True
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if str(a) == str(b):
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return str(a).lower() == str(b).lower()
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def resolved_params(prov: dict[str, Any]) -> dict[str, Any]:
+    """A record's resolved plugin parameters as ``scope.param`` keys: each plugin's name,
+    plus ``weak.*`` (the protocol) and ``train.*`` (the segmenter), as ``--set`` spells
+    them."""
+    out: dict[str, Any] = {}
+    identity = prov.get("identity") or {}
+    parts = {
+        "dataset": (identity.get("dataset") or {}).get("config") or prov.get("dataset"),
+        "protocol": identity.get("protocol") or prov.get("protocol"),
+        "labeler": identity.get("labeler") or prov.get("labeler"),
+        "segmenter": identity.get("segmenter") or prov.get("segmenter"),
+    }
+    for kind, cfg in parts.items():
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("params"), dict):
+            continue
+        scopes = [str(cfg.get("name"))] + {"protocol": ["weak"], "segmenter": ["train"]}.get(
+            kind, []
+        )
+        for scope in scopes:
+            for k, v in cfg["params"].items():
+                out.setdefault(f"{scope}.{k}", v)
+    return out
+
+
+def _attach_other_reported(row: dict[str, Any], reported: Sequence[Reported]) -> None:
+    """The paper's value of every other metric it reports for this row (``miou``,
+    ``dice@pos``, ...): ``row["reported_metrics"][key]``."""
+    keys = {reported_key(r) for r in reported} - {MAIN_METRIC}
+    out = {}
+    for key in sorted(keys):
+        match = _reported_for(row, reported, key)
+        if match is None:
+            continue
+        comparable = match.dataset == row["dataset"] and match.split != "val"
+        out[key] = {
+            "value": match.value,
+            "dataset": match.dataset,
+            "split": match.split,
+            "source": match.source + (f" ({match.note})" if match.note else ""),
+            "comparable": comparable,
+            "diff": row.get(f"{key}_mean", math.nan) - match.value if comparable else math.nan,
+        }
+    if out:
+        row["reported_metrics"] = out
 
 
 def _attach_reported(row: dict[str, Any], match: Reported | None) -> None:
@@ -576,9 +729,30 @@ def class_names(rows: Sequence[dict[str, Any]]) -> list[str]:
 def metric_title(name: str, info: PluginInfo | None = None) -> str:
     """``dice ↑``, ``hd95 mm ↓``: the plugin's name, unit and direction."""
     m = (info or plugin_info()).metric(name)
-    cls = name.split("/", 1)[1] if "/" in name else ""
+    base, _, subset = name.partition("@")
+    cls = base.split("/", 1)[1] if "/" in base else ""
     unit = f" {m.unit}" if m.unit else ""
-    return f"{m.name}{' ' + cls if cls else ''}{unit} {'↑' if m.higher_is_better else '↓'}"
+    where = f" @{subset}" if subset else ""
+    arrow = "↑" if m.higher_is_better else "↓"
+    return f"{m.name}{' ' + cls if cls else ''}{where}{unit} {arrow}"
+
+
+def shown_metrics(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The headline and pooled metrics the rows have, then ``@pos`` ones where the dataset
+    says which cases are positive (SIIM)."""
+    present = [m for m in (*HEADLINE_METRICS, *POOLED_COLUMNS) if _has(rows, m)]
+    return present + [
+        f"{m}{POS}" for m in (MAIN_METRIC, *POOLED_COLUMNS) if _has(rows, f"{m}{POS}")
+    ]
+
+
+def reported_metric_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Metrics other than the main one for which some row has the paper's value."""
+    return sorted({k for r in rows for k in r.get("reported_metrics") or {}})
+
+
+def _has(rows: Sequence[dict[str, Any]], m: str) -> bool:
+    return any(f"{m}_mean" in r for r in rows)
 
 
 def columns(
@@ -588,8 +762,7 @@ def columns(
     info = info or plugin_info()
     cols = [("labeler", "labeler"), ("segmenter", "segmenter")]
     cols += [(p.split(".")[-1], f"sweep:{p}") for p in sweep_params(rows)]
-    present = [m for m in HEADLINE_METRICS if any(f"{m}_mean" in r for r in rows)]
-    cols += [(metric_title(m, info), f"metric:{m}") for m in present]
+    cols += [(metric_title(m, info), f"metric:{m}") for m in shown_metrics(rows)]
     cols += [
         (metric_title(f"{MAIN_METRIC}/{c}", info), f"metric:{MAIN_METRIC}/{c}")
         for c in class_names(rows)
@@ -601,6 +774,10 @@ def columns(
         ("pseudo Dice ↑", "pseudo_dice"),
         ("% oracle", "pct_oracle"),
         ("paper Dice", "reported"),
+        *[
+            (f"paper {metric_title(k, info)[:-2]}", f"reported:{k}")
+            for k in reported_metric_keys(rows)
+        ],
         ("seeds", "seeds"),
         ("version", "version"),
     ]
@@ -623,6 +800,13 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
         return vs_best_text(row)
     if key == "pct_oracle":
         return f"{value:.0f} %" if _finite(value) else "–"
+    if key.startswith("reported:"):
+        rep = (row.get("reported_metrics") or {}).get(key[len("reported:") :])
+        if not rep:
+            return "–"
+        where = [] if rep["dataset"] == row["dataset"] else [rep["dataset"]]
+        where += [rep["split"]] if rep["split"] != "test" else []
+        return f"{rep['value']:.3f}" + (f" ({', '.join(where)})" if where else "")
     if key == "reported" and _finite(value):
         where = row.get("reported_dataset", "")
         return f"{value:.3f}" + (f" ({where})" if where and where != row["dataset"] else "")

@@ -24,11 +24,11 @@ from wsbench.api import Reported
 from wsbench.leaderboard import tables
 from wsbench.leaderboard.costs import COSTS, weak_kind
 from wsbench.leaderboard.rows import (
-    HEADLINE_METRICS,
     MAIN_METRIC,
     Board,
     PluginInfo,
     build_rows,
+    cell_text,
     class_names,
     compared_boards,
     labeler_tags,
@@ -36,6 +36,8 @@ from wsbench.leaderboard.rows import (
     metric_title,
     misses_text,
     plugin_info,
+    reported_metric_keys,
+    shown_metrics,
     sweep_params,
     vs_best_text,
 )
@@ -291,8 +293,9 @@ def _dataset_page(
 
 def _board(table: Board, t: int, info: PluginInfo) -> str:
     board, first = table.rows, table.first
-    metrics = [m for m in HEADLINE_METRICS if any(f"{m}_mean" in r for r in board)]
+    metrics = shown_metrics(board)
     metrics += [f"{MAIN_METRIC}/{c}" for c in class_names(board)]
+    others = reported_metric_keys(board)  # the paper's value of its other metrics
     show_misses = any("misses" in r for r in board)
     head = [("labeler", "text", ""), ("segmenter", "text", "")]
     for m in metrics:
@@ -305,6 +308,7 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
         ("pseudo Dice ↑", "num", "up"),
         ("% oracle ↑", "num", "up"),
         ("paper Dice", "num", ""),
+        *[(f"paper {metric_title(k, info)[:-2]}", "num", "") for k in others],
         ("seeds", "num", ""),
         ("patients", "num", ""),
         ("provenance", "text", ""),
@@ -334,6 +338,9 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
         pct = r.get("pct_oracle")
         cells.append(_td(f"{pct:.0f} %" if _finite(pct) else "–", pct if _finite(pct) else ""))
         cells.append(_reported_td(r))
+        for k in others:
+            rep = (r.get("reported_metrics") or {}).get(k)
+            cells.append(_td(cell_text(r, f"reported:{k}", info), rep["value"] if rep else ""))
         cells.append(_td(len(r.get("seeds") or []) or "–", len(r.get("seeds") or [])))
         cells.append(_td(r.get("n_patients") or "–", r.get("n_patients") or 0))
         cells.append(f"<td>{_provenance(r)}</td>")
