@@ -78,7 +78,7 @@ def test_lists_every_volume_in_subfolders(lits_root):
     assert [c.id for c in cases] == [f"lits-{n}" for n in range(5)]
     assert [c.patient for c in cases] == ["0", "1", "2", "3", "4"]
     assert "Training Batch 2" in cases[2].source and cases[2].source.count(".nii.gz") == 2
-    assert set(ds.tasks()) == {"tumor", "liver"} and ds.default_target == "tumor"
+    assert set(ds.tasks()) == {"tumor", "liver", "all"} and ds.default_target == "tumor"
 
 
 def test_loads_in_ras_with_spacing_and_label_counts(lits_root):
@@ -197,12 +197,32 @@ def test_phantom_written_as_lits_reads_back(tmp_path):
     )
     phantom = SyntheticDataset(**params)
     ds = LitsDataset(data_dir=tmp_path / "synth")
-    assert set(ds.tasks()) == {"tumor", "liver", "organs"}
+    assert set(ds.tasks()) == {"tumor", "liver", "organs", "all"}
     for info, ref_info in zip(ds.list_cases(), phantom.list_cases()):
-        for target in ("tumor", "liver", "organs"):
+        for target in ("tumor", "liver", "organs", "all"):
             got = ds.load_case(info, ds.tasks()[target])
             ref = phantom.load_case(ref_info, phantom.tasks()[target])
             np.testing.assert_array_equal(got.label, ref.label)
             np.testing.assert_array_equal(got.organ, ref.organ)
             assert got.spacing == pytest.approx(ref.spacing, abs=1e-4)
             assert np.abs(got.image - ref.image).max() <= 0.5  # int16 HU on disk
+
+
+def test_all_target_is_liver_and_tumour_as_two_classes(lits_root):
+    """LiTS, the phantom and 3D-IRCADb offer ``all`` (MSD derives it from its labels):
+    label 1 (liver without tumour) -> class 1, label 2 (tumour) -> class 2, as LiTS labels
+    its segmentations."""
+    from wsbench.data.ircadb import IrcadbDataset
+
+    ds = LitsDataset(data_dir=lits_root)
+    task = ds.tasks()["all"]
+    assert task.classes == ("liver", "tumor")
+    raw = np.array([0, 1, 2, 3])
+    np.testing.assert_array_equal(task.encode(raw), [0, 1, 2, 0])
+    for cls in (SyntheticDataset, IrcadbDataset):
+        assert cls().tasks()["all"].classes == ("liver", "tumor")
+    case = ds.load_case(ds.list_cases()[0], task)
+    liver = ds.load_case(ds.list_cases()[0], ds.tasks()["liver"])
+    tumour = ds.load_case(ds.list_cases()[0], ds.tasks()["tumor"])
+    np.testing.assert_array_equal(case.label == 2, tumour.label == 1)
+    np.testing.assert_array_equal(case.label > 0, liver.label == 1)

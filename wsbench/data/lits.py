@@ -94,6 +94,7 @@ class LitsDataset(Dataset):
             files = self._files()
             if all("organs" in f for f in files.values()):
                 tasks["organs"] = TASKS["organs"]
+        tasks["all"] = TASKS["all"]  # liver and tumour as two classes
         return tasks
 
     def list_cases(self) -> list[CaseInfo]:
