@@ -14,17 +14,10 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
+from wsbench.nn.cam import minmax  # per map to [0, 1]; a constant map becomes 0
+
 from .anchors import STRIDES, assign_levels
 from .fpn import ResNetFPN
-
-
-def minmax(maps: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Min-max normalise each map of ``(R, h, w)`` to [0, 1]; a constant map becomes 0."""
-    flat = maps.flatten(1)
-    lo = flat.min(dim=1).values[:, None, None]
-    hi = flat.max(dim=1).values[:, None, None]
-    span = hi - lo
-    return torch.where(span > eps, (maps - lo) / span.clamp_min(eps), torch.zeros_like(maps))
 
 
 def salient(cam: torch.Tensor, delta: float) -> torch.Tensor:

@@ -1,15 +1,14 @@
-"""ResNet + FPN backbone: P2..P5 from C2..C5 (Fan et al. 2022 §3.2, Lin et al. 2017)."""
+"""ResNet + FPN backbone: P2..P5 from C2..C5 (Fan et al. 2022 §3.2, Lin et al. 2017), built
+from the shared blocks of ``wsbench.nn`` (a ResNet without dilation and the FPN head)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
-import torchvision
 from torch import nn
-from torchvision.ops import FeaturePyramidNetwork
 
 from wsbench.errors import ParameterError
+from wsbench.nn.backbones import ResNetBackbone
+from wsbench.nn.heads import FPN
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
@@ -24,22 +23,16 @@ class ResNetFPN(nn.Module):
             raise ParameterError(
                 f"backbone {depth!r} is not known; choose one of {', '.join(BACKBONES)}"
             )
-        net = getattr(torchvision.models, depth)(weights=None)
-        if in_channels != 3:  # CT slices are one plane; no ImageNet weights to keep anyway
-            net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
-        self.stages = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
-        widths = [_stage_width(stage) for stage in self.stages]
-        self.fpn = FeaturePyramidNetwork(widths, out_channels)
+        # CT slices are one plane; no ImageNet weights to keep anyway
+        self.backbone = ResNetBackbone(depth, output_stride=32, in_channels=in_channels)
+        net = self.backbone.net
+        widths = [_stage_width(stage) for stage in (net.layer1, net.layer2, net.layer3, net.layer4)]
+        self.fpn = FPN(widths, out_channels)
         self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
-        x = self.stem(x)
-        c = OrderedDict()
-        for level, stage in enumerate(self.stages, start=2):
-            x = stage(x)
-            c[str(level)] = x
-        return {int(k): v for k, v in self.fpn(c).items()}
+        c = self.backbone(x)  # c1..c4: strides 4..32
+        return {level: p for level, p in zip(range(2, 6), self.fpn(c).values())}
 
 
 def _stage_width(stage: nn.Sequential) -> int:

@@ -103,8 +103,10 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def minmax(maps: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Scale each map of ``(B, ...)`` to [0, 1] (a constant map becomes 0)."""
+    """Scale each map of ``(B, ...)`` to [0, 1]; a map whose range is at most ``eps``
+    (constant up to rounding) becomes 0."""
     flat = maps.flatten(1)
     lo = flat.min(1).values.view(-1, *[1] * (maps.dim() - 1))
     hi = flat.max(1).values.view(-1, *[1] * (maps.dim() - 1))
-    return (maps - lo) / (hi - lo).clamp(min=eps)
+    span = hi - lo
+    return torch.where(span > eps, (maps - lo) / span.clamp(min=eps), torch.zeros_like(maps))
