@@ -26,8 +26,8 @@ from wsbench.api import (
     Task,
     TrainContext,
     WeakCase,
-    check_pseudo_labels,
     WeakLabel,
+    check_pseudo_labels,
     check_weak_kind,
 )
 from wsbench.data.cache import SliceCache
