@@ -1,0 +1,75 @@
+"""The organ-ROI crop (wsbench.roi) and paper 000's per-image evaluation (wsbench.per_image)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from wsbench.errors import DataError
+from wsbench.metrics import compute_classes
+from wsbench.per_image import evaluate_images, target_slices
+from wsbench.roi import crop_case, organ_windows, paste
+from wsbench.testing.fixtures import dice, tiny_phantom
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return tiny_phantom(n_patients=3, size=48, n_slices=6)
+
+
+def test_windows_share_one_size_and_hold_each_organ(cases):
+    windows = organ_windows(cases, margin=2)
+    assert len({(w.y1 - w.y0, w.x1 - w.x0) for w in windows}) == 1
+    for case, w in zip(cases, windows):
+        assert 0 <= w.y0 < w.y1 <= case.shape[1] and 0 <= w.x0 < w.x1 <= case.shape[2]
+        inside = np.zeros(case.shape, bool)
+        inside[w.cut] = True
+        assert not (case.organ & ~inside).any()  # no organ voxel is cut away
+        assert not ((case.label > 0) & ~inside).any()
+
+
+def test_crop_then_paste_gives_back_the_labels(cases):
+    for case, w in zip(cases, organ_windows(cases, margin=0)):
+        small = crop_case(case, w)
+        assert small.image.shape[1:] == (w.y1 - w.y0, w.x1 - w.x0)
+        assert small.spacing == case.spacing and small.meta["roi"] == w
+        np.testing.assert_array_equal(paste(small.label, w), case.label)
+        stack = paste(small.label[None], w)  # (K, Z, Y, X) stacks too
+        assert stack.shape == (1, *case.shape)
+
+
+def test_metrics_in_mm_do_not_change_with_the_crop(cases):
+    case = cases[0]
+    w = organ_windows(cases, margin=1)[0]
+    small = crop_case(case, w)
+    rng = np.random.default_rng(0)
+    pred = (small.label > 0) ^ (rng.random(small.label.shape) < 0.02)  # a noisy prediction
+    pred = pred.astype(np.uint8)
+    on_crop = compute_classes(pred, small.label, small.spacing, case.classes)
+    on_full = compute_classes(paste(pred, w), case.label, case.spacing, case.classes)
+    for key in ("dice", "hd95", "assd"):
+        assert on_crop[key] == pytest.approx(on_full[key])
+
+
+def test_crop_needs_an_organ_mask(cases):
+    bare = dataclasses.replace(cases[0], organ=None, source="p0.nii")
+    with pytest.raises(DataError, match="p0.nii.*no organ mask"):
+        organ_windows([bare], margin=0)
+
+
+def test_per_image_dice_matches_brute_force(cases):
+    case = cases[1]
+    rng = np.random.default_rng(1)
+    pred = ((case.label > 0) & (rng.random(case.shape) < 0.7)).astype(np.uint8)
+    rows = evaluate_images(
+        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, ["dice", "hd95"])
+    )
+    slices = [z for z in range(case.shape[0]) if case.label[z].any()]
+    assert [r["slice"] for r in rows] == slices == target_slices(case).tolist()
+    for r in rows:
+        z = r["slice"]
+        assert r["dice"] == pytest.approx(dice(pred[z] > 0, case.label[z] > 0))
+        assert r["case"] == f"{case.id}:{z}" and r["volume"] == case.id
+        assert np.isfinite(r["hd95"])  # scored in 2D with the in-plane spacing
