@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--labeler", default="oracle")
     ap.add_argument("--segmenter", default="unet")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-subset", type=int, default=0, help="first K training patients")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--crop", type=int, default=-1, help="liver-ROI margin px; -1 = no crop")
     ap.add_argument("--image-size", type=int, default=0)
@@ -99,7 +100,7 @@ def main() -> None:
     )
     task = ds.tasks()["tumor"]
     splits = split_dataset(ds)
-    train = [ds.load_case(i, task) for i in splits["train"]]
+    train = [ds.load_case(i, task) for i in splits["train"][: a.train_subset or None]]
     test = [ds.load_case(i, task) for i in splits["test"]]
     if a.crop >= 0:
         both = liver_crop(train + test, a.crop)

@@ -244,6 +244,21 @@ DATASET_PARAMS: tuple[Param, ...] = (
         "fraction of patients in the test split",
         **_params.in_range(0, 1, lo_open=True, hi_open=True),
     ),
+    Param(
+        "evaluate",
+        "volume",
+        "test metrics per 3D volume, or per 2D test image holding the target "
+        "(images: paper 000's protocol)",
+        choices=("volume", "images"),
+    ),
+    Param(
+        "roi",
+        "none",
+        "crop every volume in-plane to its organ's bounding box (organ: the liver for "
+        "tumour tasks, as a first cascade stage gives it) before labelling and training",
+        choices=("none", "organ"),
+    ),
+    Param("roi_margin", 4, "pixels added around the organ box by roi=organ", **_params.at_least(0)),
 )
 
 

@@ -15,6 +15,7 @@ slices of many volumes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,13 @@ _AXIS_DIM = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 TRAIN_PARAMS: tuple[Param, ...] = (
     Param("epochs", 20, "training epochs", **at_least(1)),
+    Param(
+        "min_steps",
+        0,
+        "at least this many optimiser steps: epochs are raised until the budget is reached, "
+        "so a small dataset is not starved (0 = epochs only)",
+        **at_least(0),
+    ),
     Param("batch_size", 8, "slices per batch", **at_least(1)),
     Param("lr", 1e-3, "initial learning rate", **in_range(0, 10, lo_open=True)),
     Param("optimizer", "adam", "optimizer", choices=OPTIMIZERS),
@@ -467,6 +475,10 @@ class SliceSegmenter(Segmenter):
             batch_sampler=self.batch_sampler(data, cfg.batch_size, generator),
             collate_fn=_as_is,
         )
+        per_epoch = len(loader.batch_sampler)
+        cfg = dataclasses.replace(
+            cfg, epochs=budget_epochs(cfg.epochs, self.p["min_steps"], per_epoch)
+        )
         hflip = self.p["hflip"]
         augment = self.augmentation()
         augment_rng = torch.Generator().manual_seed(cfg.seed + 1) if augment.active else None
@@ -484,6 +496,7 @@ class SliceSegmenter(Segmenter):
         log["slices"] = len(data)
         if self._warm_state is not None:
             log["warm_start"] = self._warm_source
+        log["steps"] = cfg.epochs * per_epoch
         return log
 
     # -- inference
@@ -587,6 +600,11 @@ class SliceSegmenter(Segmenter):
         self.logit_offset = float(extra.get("logit_offset", 0.0))
         spacing = extra.get("train_spacing")
         self.train_spacing = tuple(float(v) for v in spacing) if spacing else None
+
+
+def budget_epochs(epochs: int, min_steps: int, steps_per_epoch: int) -> int:
+    """Epochs that give at least ``min_steps`` optimiser steps (and at least ``epochs``)."""
+    return max(epochs, math.ceil(min_steps / max(1, steps_per_epoch)))
 
 
 def _random_hflip(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
