@@ -5,10 +5,11 @@ liver, and the tumour network sees only the liver's bounding box. wsbench takes 
 from the organ mask a dataset ships (``Case.organ``: the liver, tumours included, for the
 tumour tasks), as a perfect first stage would give it.
 
-All windows of a set have one size, the largest organ box of the set plus ``margin`` on
-each side, centred on each case's own box, so every cropped slice has the same shape (box
-classifiers batch whole slices). The crop changes no voxel size: spacing, and so every
-metric in mm, stays as it was. Predictions are pasted back into the full grid
+The crop is a segmenter stage: labelers (box classifiers, CRFs) still see the whole slices,
+as in the papers; the segmenter trains on the windows of the images and pseudo labels,
+and predicts on the windows of the test volumes. All windows of a set have one size, the
+largest organ box of the set plus ``margin`` on each side, centred on each case's own box.
+The crop changes no voxel size, and predictions are pasted back into the full grid
 (background outside the window) before they are written and scored.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wsbench.api import Case
+from wsbench.api import Case, PseudoLabel, WeakCase
 from wsbench.errors import DataError
 
 ROI_MODES = ("none", "organ")
@@ -78,6 +79,24 @@ def crop_case(case: Case, window: Window) -> Case:
         label=None if case.label is None else np.ascontiguousarray(case.label[cut]),
         organ=None if case.organ is None else np.ascontiguousarray(case.organ[cut]),
         meta={**case.meta, "roi": window},
+    )
+
+
+def crop_array(array: np.ndarray, window: Window) -> np.ndarray:
+    """The window of the last two axes of ``array`` (a volume or a ``(K, Z, Y, X)`` stack)."""
+    return np.ascontiguousarray(array[..., window.y0 : window.y1, window.x0 : window.x1])
+
+
+def crop_training(
+    case: WeakCase, label: PseudoLabel, window: Window
+) -> tuple[WeakCase, PseudoLabel]:
+    """A training case and its pseudo label cut to ``window``, for the segmenter stage (the
+    labeler has already seen the whole slices; the weak label itself is not cut)."""
+    return (
+        dataclasses.replace(case, image=crop_array(case.image, window)),
+        dataclasses.replace(
+            label, target=crop_array(label.target, window), weight=crop_array(label.weight, window)
+        ),
     )
 
 

@@ -1,0 +1,60 @@
+"""Named, documented configurations: bundles of ``--set`` values for ``wsbench run --preset``.
+
+A preset is plain ``--set`` values, so everything it sets lands in each cell's overrides
+and provenance like a user's own ``--set``; values the user gives on the command line win.
+``docs/phantom.md`` says how each preset was chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from wsbench.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    sets: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None  # the --target it implies, unless the user gives one
+
+
+# Paper 000's tumour task at CPU size (docs/phantom.md, "The tumour benchmark"):
+# 64 phantom patients (48 for training, 16 for testing), the quick phantom's tumours
+# unchanged; the paper's protocol (train and score on the 2D slices holding tumour, Dice
+# per image); the cascade's liver-ROI crop; a U-Net budget counted in optimiser steps.
+TUMOUR_CPU = Preset(
+    name="tumour-cpu",
+    summary="paper 000's tumour protocol on the phantom at CPU size (docs/phantom.md)",
+    target="tumor",
+    sets={
+        "synthetic.n_patients": "64",
+        "synthetic.val_fraction": "0",
+        "synthetic.test_fraction": "0.25",
+        "synthetic.evaluate": "images",
+        "synthetic.roi": "organ",
+        "weak.slices": "target",
+        "train.epochs": "1",
+        "train.min_steps": "600",
+        "train.hflip": "true",
+        "cam.epochs": "3",
+        "acol.epochs": "3",
+    },
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (TUMOUR_CPU,)}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ParameterError(f"--preset {name!r} is unknown; the presets are: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def with_preset(name: str | None, sets: Mapping[str, str]) -> dict[str, str]:
+    """The preset's values, then the user's ``--set`` values on top."""
+    if not name:
+        return dict(sets)
+    return {**get_preset(name).sets, **sets}
