@@ -298,3 +298,17 @@ def test_a_declared_validation_mask_budget_is_marked_beside_the_labeler():
     rec["provenance"]["labeler"] = {"name": "acol", "params": {"val_masks": 5}}
     (row,) = build_rows([rec], info=INFO)
     assert cell_text(row, "labeler", INFO) == "acol (tuned on 5 val masks)"
+
+
+def test_rows_say_when_they_are_scored_per_image_on_an_roi():
+    plain = _rec("box-fill", 0, [0.5])
+    paper = _rec("acol", 0, [0.6])
+    paper["provenance"]["evaluation"] = "images"
+    paper["provenance"]["dataset"] = {"params": {"evaluate": "images", "roi": "organ"}}
+    rows = build_rows([plain, paper], info=INFO)
+    by = {r["labeler"]: r for r in rows}
+    assert "scored" not in by["box-fill"]  # default rows and their files stay as they were
+    assert ("scored", "scored") in columns(rows, INFO)
+    assert cell_text(by["acol"], "scored", INFO) == "per target image (2D), organ ROI"
+    assert cell_text(by["box-fill"], "scored", INFO) == "per volume (3D)"
+    assert ("scored", "scored") not in columns([by["box-fill"]], INFO)

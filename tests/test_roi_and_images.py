@@ -67,11 +67,11 @@ def test_per_image_dice_matches_brute_force(cases):
         pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, ["dice", "hd95"])
     )
     slices = [z for z in range(case.shape[0]) if case.label[z].any()]
-    assert [r["slice"] for r in rows] == slices == target_slices(case).tolist()
-    for r in rows:
-        z = r["slice"]
+    assert [r["case"] for r in rows] == [f"{case.id}:{z}" for z in slices]
+    assert slices == target_slices(case).tolist()
+    for r, z in zip(rows, slices):
         assert r["dice"] == pytest.approx(dice(pred[z] > 0, case.label[z] > 0))
-        assert r["case"] == f"{case.id}:{z}" and r["volume"] == case.id
+        assert r["volume"] == case.id and r["patient"] == case.patient
         assert np.isfinite(r["hd95"])  # scored in 2D with the in-plane spacing
 
 
@@ -110,7 +110,7 @@ def test_run_scores_per_image_on_the_liver_roi(tmp_path):
     assert prov["dataset"]["params"]["roi"] == "organ"
     assert prov["train_log"]["steps"] >= 3
     rows = record["per_case"]
-    assert rows and all(":" in r["case"] and "slice" in r for r in rows)
+    assert rows and all(":" in r["case"] and "volume" in r for r in rows)
     assert record["metrics"]["dice"] == pytest.approx(np.mean([r["dice"] for r in rows]))
     (pred_file,) = (tmp_path / "synthetic" / record["id"] / "predictions").glob("*.nii.gz")
     assert nib.load(pred_file).shape[:2] == (48, 48)

@@ -35,8 +35,8 @@ def evaluate_images(
     case: Case,
     score: Callable[[np.ndarray, np.ndarray, tuple[float, ...]], dict[str, float]],
 ) -> list[dict[str, Any]]:
-    """One row per target slice of ``case``: ``score(pred_2d, gt_2d, spacing_2d)`` plus the
-    case, patient and slice. ``pred`` is a label map ``(Z, Y, X)`` or a stack ``(K, Z, Y, X)``."""
+    """One row per target slice of ``case``: ``score(pred_2d, gt_2d, spacing_2d)`` plus
+    ``case`` (``"<volume id>:<slice>"``), ``patient`` and ``volume``. ``pred`` is a label map ``(Z, Y, X)`` or a stack ``(K, Z, Y, X)``."""
     assert case.label is not None
     rows = []
     for z in target_slices(case):
@@ -44,8 +44,7 @@ def evaluate_images(
             {
                 "case": f"{case.id}:{int(z)}",
                 "patient": case.patient,
-                "volume": case.id,
-                "slice": int(z),
+                "volume": case.id,  # the slice is in "case" (a number here would be a score)
                 **score(pred[..., z, :, :], case.label[z], tuple(case.spacing[1:])),
             }
         )

@@ -243,6 +243,9 @@ def _row(recs: list[dict[str, Any]], failed: int, info: PluginInfo) -> dict[str,
     pseudo = stats.mean_sd((r.get("pseudo") or {}).get("dice") for r in recs)
     row["pseudo_dice"] = pseudo.mean
     row["provenance"] = _provenance(recs)
+    scored = _scored(first)
+    if scored:  # only rows off the default (per volume, whole image) carry the key
+        row["scored"] = scored
     return row
 
 
@@ -319,6 +322,17 @@ def _pooled_ci(cases_by_seed: list[list[dict[str, Any]]], metric: str) -> tuple[
         return math.nan, math.nan
     lo, hi = np.percentile(stat, [2.5, 97.5])
     return float(lo), float(hi)
+def _scored(rec: dict[str, Any]) -> str:
+    """How a row's test cases were scored, when not the default: paper 000's per-image
+    protocol (``evaluate=images``) and the organ-ROI crop (``roi=organ``)."""
+    prov = rec.get("provenance") or {}
+    params = (prov.get("dataset") or {}).get("params") or {}
+    parts = []
+    if prov.get("evaluation", params.get("evaluate")) == "images":
+        parts.append("per target image (2D)")
+    if params.get("roi", "none") != "none":
+        parts.append(f"{params['roi']} ROI")
+    return ", ".join(parts)
 
 
 def _misses(cases_by_seed: list[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -761,6 +775,8 @@ def columns(
     """(title, key) pairs of the table; ↑ / ↓ say which way is better."""
     info = info or plugin_info()
     cols = [("labeler", "labeler"), ("segmenter", "segmenter")]
+    if any(r.get("scored") for r in rows):
+        cols.append(("scored", "scored"))
     cols += [(p.split(".")[-1], f"sweep:{p}") for p in sweep_params(rows)]
     cols += [(metric_title(m, info), f"metric:{m}") for m in shown_metrics(rows)]
     cols += [
@@ -794,6 +810,8 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
         return str(value) + "".join(f" ({t})" for t in labeler_tags(row))
     if key == "seeds":
         return str(len(value)) if value else "–"
+    if key == "scored":
+        return str(value or "per volume (3D)")
     if key == "misses":
         return misses_text(row)
     if key == "vs_best":

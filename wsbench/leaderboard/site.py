@@ -297,7 +297,10 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
     metrics += [f"{MAIN_METRIC}/{c}" for c in class_names(board)]
     others = reported_metric_keys(board)  # the paper's value of its other metrics
     show_misses = any("misses" in r for r in board)
+    show_scored = any(r.get("scored") for r in board)  # paper 000's per-image protocol
     head = [("labeler", "text", ""), ("segmenter", "text", "")]
+    if show_scored:
+        head.append(("scored", "text", ""))
     for m in metrics:
         up = info.metric(m).higher_is_better
         head.append((metric_title(m, info), "num", "up" if up else "down"))
@@ -328,6 +331,9 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
             f"<td data-v='{esc(r['labeler'])}'>{esc(r['labeler'])}{tags}</td>",
             _td(r["segmenter"], r["segmenter"]),
         ]
+        if show_scored:
+            scored = r.get("scored") or "per volume (3D)"
+            cells.append(_td(scored, scored))
         for m in metrics:
             cells.append(_metric_td(r, m, metric_digits(m, info)))
         if show_misses:
