@@ -31,6 +31,12 @@ class AcolLabeler(BoxMiningLabeler):
             "ACoL erasing threshold on min-max normalised ReLU(M_A) (Fan et al. 2022: 0.6)",
             **in_range(0, 1, lo_open=True, hi_open=True),
         ),
+        Param(
+            "erase",
+            True,
+            "erase A's salient region from branch B's input (Fan et al. 2022 §2.2); false is "
+            "the claims test's mutant: two branches, no complementary learning",
+        ),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK, "paper": {}}
     reported = REPORTED
@@ -38,3 +44,7 @@ class AcolLabeler(BoxMiningLabeler):
     @property
     def delta(self) -> float:
         return float(self.p["delta"])
+
+    @property
+    def erase(self) -> bool:
+        return bool(self.p["erase"])

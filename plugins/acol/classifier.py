@@ -57,11 +57,13 @@ class BoxClassifier(nn.Module):
         hidden: int = 512,
         roi_size: int = 14,
         canonical: float = 224.0,
+        erase: bool = True,
     ):
         super().__init__()
         self.backbone = backbone
         self.two_branch = two_branch
         self.delta = delta
+        self.erase = erase  # False: branch B sees A's features unerased (a claims-test mutant)
         self.roi_size = roi_size
         self.canonical = canonical
         self.branch_a = branch(backbone.out_channels, num_classes, hidden)
@@ -96,7 +98,7 @@ class BoxClassifier(nn.Module):
         out = {"map_a": map_a, "logits_a": map_a.mean(dim=(2, 3))}
         if self.branch_b is not None:
             cam_a = map_a[torch.arange(len(rois), device=rois.device), cls]
-            map_b = self.branch_b(erase(feats, cam_a, self.delta))
+            map_b = self.branch_b(erase(feats, cam_a, self.delta) if self.erase else feats)
             out.update(map_b=map_b, logits_b=map_b.mean(dim=(2, 3)))
         return out
 

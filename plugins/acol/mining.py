@@ -182,6 +182,10 @@ class BoxMiningLabeler(Labeler):
     def delta(self) -> float:
         return 0.6
 
+    @property
+    def erase(self) -> bool:
+        return True
+
     # -- weak labels -> training images
 
     def boxes_by_slice(self, case: WeakCase) -> dict[int, list[Box]]:
@@ -248,6 +252,7 @@ class BoxMiningLabeler(Labeler):
             num_classes + 1,
             two_branch=self.two_branch,
             delta=self.delta,
+            erase=self.erase,
             hidden=p["hidden"],
             roi_size=p["roi_size"],
             canonical=p["canonical"],

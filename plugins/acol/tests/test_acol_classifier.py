@@ -81,3 +81,27 @@ def test_localization_is_the_max_of_the_normalised_branch_maps():
         cam.localization(images, rois, cls),
         minmax(torch.relu(cam(images, rois, cls)["map_a"][:, 1])),
     )
+
+
+def test_erasing_off_feeds_branch_b_the_unerased_features():
+    """The claims-test mutant: with erase=False and B's weights equal to A's, B's maps are A's;
+    with erasing on they differ (A's salient region is gone from B's input)."""
+    images = torch.randn(1, 1, 64, 64)
+    rois = torch.tensor([[0, 8, 8, 40, 40]], dtype=torch.float32)
+    cls = torch.tensor([1])
+    maps = {}
+    for on in (True, False):
+        model = tiny_model()
+        model.erase = on
+        model.branch_b.load_state_dict(model.branch_a.state_dict())
+        with torch.no_grad():
+            maps[on] = model(images, rois, cls)
+    torch.testing.assert_close(maps[False]["map_b"], maps[False]["map_a"])
+    assert not torch.allclose(maps[True]["map_b"], maps[True]["map_a"])
+
+
+def test_acol_erase_parameter_reaches_the_classifier():
+    from wsbench_plugins.acol.acol import AcolLabeler
+
+    assert AcolLabeler("quick").build_model(1).erase is True
+    assert AcolLabeler("quick", erase=False).build_model(1).erase is False
