@@ -1,7 +1,7 @@
 """Phase-A experiment: can a CPU-sized network learn the phantom's tumours?
 
 Trains one labeler x segmenter on the phantom's tumour target, on the tumour slices only
-(paper 000's protocol), optionally cropped to the liver's bounding box, and scores Dice
+(Fan et al. 2022's protocol), optionally cropped to the liver's bounding box, and scores Dice
 per 2D test image that holds tumour. One JSON line per run on stdout.
 
     OMP_NUM_THREADS=1 python benchmarks/tumour_protocol.py --patients 24 --steps 600

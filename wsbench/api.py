@@ -248,7 +248,7 @@ DATASET_PARAMS: tuple[Param, ...] = (
         "evaluate",
         "volume",
         "test metrics per 3D volume, or per 2D test image holding the target "
-        "(images: paper 000's protocol)",
+        "(images: Fan et al. 2022's protocol)",
         choices=("volume", "images"),
     ),
     Param(

@@ -1,11 +1,11 @@
-"""Paper 000's evaluation protocol: metrics per 2D test image that holds the target.
+"""Fan et al. 2022's evaluation protocol: metrics per 2D test image that holds the target.
 
-000 trains and tests on the LiTS slices that contain tumour and reports the Dice of each
-512 x 512 image, averaged over the 1669 test images. ``images`` mode does the same on any
-dataset: every test slice with a task label is one unit, scored in 2D (in-plane spacing,
-so distances stay in mm), and the leaderboard averages over images instead of volumes.
-Slices without target are not scored: false positives on them do not count, as in 000.
-The per-volume 3D evaluation (``volume``) stays the default.
+Fan et al. (2022) train and test on the LiTS slices that contain tumour and report the
+Dice of each 512 x 512 image, averaged over the 1669 test images. ``images`` mode does
+the same on any dataset: every test slice with a task label is one unit, scored in 2D
+(in-plane spacing, so distances stay in mm), and the leaderboard averages over images
+instead of volumes. Slices without target are not scored: false positives on them do not
+count, as in the paper. The per-volume 3D evaluation (``volume``) stays the default.
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ class Preset:
     target: str | None = None  # the --target it implies, unless the user gives one
 
 
-# Paper 000's tumour task at CPU size (docs/phantom.md, "The tumour benchmark"):
+# Fan et al. 2022's tumour task at CPU size (docs/phantom.md, "The tumour benchmark"):
 # 64 phantom patients (48 for training, 16 for testing), the quick phantom's tumours
 # unchanged; the paper's protocol (train and score on the 2D slices holding tumour, Dice
 # per image); the cascade's liver-ROI crop; a U-Net budget counted in optimiser steps.
 TUMOUR_CPU = Preset(
     name="tumour-cpu",
-    summary="paper 000's tumour protocol on the phantom at CPU size (docs/phantom.md)",
+    summary="Fan et al. 2022's tumour protocol on the phantom at CPU size (docs/phantom.md)",
     target="tumor",
     sets={
         "synthetic.n_patients": "64",

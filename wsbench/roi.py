@@ -1,6 +1,6 @@
 """The organ-ROI crop of a tumour cascade: each volume cut in-plane to its organ's box.
 
-Most LiTS tumour pipelines (and paper 003) run in two stages: a first network finds the
+Most LiTS tumour pipelines (and Ouassit et al. 2022) run in two stages: a first network finds the
 liver, and the tumour network sees only the liver's bounding box. wsbench takes the box
 from the organ mask a dataset ships (``Case.organ``: the liver, tumours included, for the
 tumour tasks), as a perfect first stage would give it.

@@ -1,4 +1,4 @@
-"""Paper 000's Table 2 on the tumour benchmark: paired statistics, and the README's tables.
+"""Fan et al. 2022's Table 2 on the tumour benchmark: paired statistics, and the README's tables.
 
 The grid and the published files (``leaderboards/acol-tumor/``)::
 

@@ -297,7 +297,7 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
     metrics += [f"{MAIN_METRIC}/{c}" for c in class_names(board)]
     others = reported_metric_keys(board)  # the paper's value of its other metrics
     show_misses = any("misses" in r for r in board)
-    show_scored = any(r.get("scored") for r in board)  # paper 000's per-image protocol
+    show_scored = any(r.get("scored") for r in board)  # Fan et al. 2022's per-image protocol
     head = [("labeler", "text", ""), ("segmenter", "text", "")]
     if show_scored:
         head.append(("scored", "text", ""))
