@@ -1,4 +1,4 @@
-"""The organ-ROI crop (wsbench.roi) and Fan et al. 2022's per-image evaluation (wsbench.per_image)."""
+"""The organ-ROI crop (wsbench.roi) and Fan et al. 2022's per-image scoring (wsbench.per_image)."""
 
 from __future__ import annotations
 

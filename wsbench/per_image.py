@@ -36,7 +36,8 @@ def evaluate_images(
     score: Callable[[np.ndarray, np.ndarray, tuple[float, ...]], dict[str, float]],
 ) -> list[dict[str, Any]]:
     """One row per target slice of ``case``: ``score(pred_2d, gt_2d, spacing_2d)`` plus
-    ``case`` (``"<volume id>:<slice>"``), ``patient`` and ``volume``. ``pred`` is a label map ``(Z, Y, X)`` or a stack ``(K, Z, Y, X)``."""
+    ``case`` (``"<volume id>:<slice>"``), ``patient`` and ``volume``. ``pred`` is a label map
+    ``(Z, Y, X)`` or a stack ``(K, Z, Y, X)``."""
     assert case.label is not None
     rows = []
     for z in target_slices(case):
