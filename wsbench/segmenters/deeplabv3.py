@@ -104,6 +104,7 @@ class DeepLabV3Segmenter(SliceSegmenter):
             "backbone": "resnet18",
             "output_stride": 16,
             "epochs": 4,
+            "min_steps": 200,  # a small dataset is not starved (benchmarks/quick_budget.py)
             "batch_size": 8,
             "lr": 2e-3,
             "optimizer": "adam",

@@ -53,7 +53,8 @@ TRAIN_PARAMS: tuple[Param, ...] = (
         "min_steps",
         0,
         "at least this many optimiser steps: epochs are raised until the budget is reached, "
-        "so a small dataset is not starved (0 = epochs only)",
+        "so a small dataset is not starved (0 = epochs only; a train.epochs given alone is "
+        "the budget)",
         **at_least(0),
     ),
     Param("batch_size", 8, "slices per batch", **at_least(1)),
@@ -330,6 +331,7 @@ class SliceSegmenter(Segmenter):
 
     def __init__(self, profile: str = "quick", **overrides: Any):
         super().__init__(profile, **overrides)
+        self._given = set(overrides)  # an explicit epochs budget is not lifted by min_steps
         self.model: nn.Module | None = None
         self.multilabel = False
         self.out_channels = 0
@@ -377,6 +379,14 @@ class SliceSegmenter(Segmenter):
             amp=p["amp"],
             seed=seed,
         )
+
+    def min_steps(self) -> int:
+        """The step budget that lifts epochs: the profile's ``min_steps`` unless the user set
+        ``epochs`` alone (then the epochs are the budget, as asked); a user's ``min_steps``
+        always applies."""
+        if "epochs" in self._given and "min_steps" not in self._given:
+            return 0
+        return int(self.p["min_steps"])
 
     def loss_name(self, multilabel: bool) -> str:
         name = self.p["loss"]
@@ -477,7 +487,7 @@ class SliceSegmenter(Segmenter):
         )
         per_epoch = len(loader.batch_sampler)
         cfg = dataclasses.replace(
-            cfg, epochs=budget_epochs(cfg.epochs, self.p["min_steps"], per_epoch)
+            cfg, epochs=budget_epochs(cfg.epochs, self.min_steps(), per_epoch)
         )
         hflip = self.p["hflip"]
         augment = self.augmentation()

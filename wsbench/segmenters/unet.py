@@ -75,7 +75,15 @@ class UNetSegmenter(SliceSegmenter):
         Param("depth", 3, "number of 2x poolings", **in_range(1, 6)),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": {"epochs": 12, "batch_size": 8, "lr": 3e-3, "width": 8, "depth": 3},
+        # at least 200 optimiser steps: a small dataset is not starved (benchmarks/quick_budget.py)
+        "quick": {
+            "epochs": 12,
+            "min_steps": 200,
+            "batch_size": 8,
+            "lr": 3e-3,
+            "width": 8,
+            "depth": 3,
+        },
         # Fan et al. 2022 (Table 1's U-Net row) states no U-Net settings. Sources: width 64
         # and depth 4 are the U-Net of Ronneberger et al. 2015 (Fig. 1); 512 x 512 slices
         # are Fan et al. 2022's image size (§3.1). Not stated anywhere; defaults: 50 epochs
