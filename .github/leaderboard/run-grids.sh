@@ -6,8 +6,8 @@ out="${1:?usage: run-grids.sh OUT_DIR}"
 common=(--device cpu --profile quick)
 
 wsbench run "${common[@]}" --out "$out/default"
-wsbench run "${common[@]}" --labeler box-fill,cam,acol,oracle --segmenter deeplabv3,unet \
-    --dataset synthetic --target tumor --seeds 0,1,2 --out "$out/acol-tumor"
+wsbench run "${common[@]}" --preset tumour-cpu --labeler box-fill,cam,acol,oracle \
+    --segmenter unet --dataset synthetic --seeds 0,1,2 --out "$out/acol-tumor"
 wsbench run "${common[@]}" --dataset synthetic --labeler partial,smile,smiler \
     --segmenter deeplabv3 --weak partial --sweep weak.alpha=0,0.3,0.5,0.7,0.9 --seeds 0,1,2 \
     --out "$out/smile-alpha"
