@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -99,7 +99,10 @@ MINING_PARAMS: tuple[Param, ...] = (
         True,
         "weight 0 for background pixels inside a box (Fan et al. 2022 §2.4, after SDI)",
     ),
-    *crf_params(TUNED_CRF),
+    *(  # the paper states no CRF values: say so, and where the defaults come from
+        replace(p, doc=f"{p.doc} (Fan et al. 2022: not stated; default {p.default}, tune_crf.py)")
+        for p in crf_params(TUNED_CRF)
+    ),
     Param(
         "val_masks",
         TUNED_ON_VAL_MASKS,
