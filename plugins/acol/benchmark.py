@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.testing.claims import paired_claim
+from wsbench.testing.claims import MIN_SEEDS, paired_claim
 
 ORDER = ("box-fill", "cam", "acol", "oracle")
 # (better, worse): Table 2's ordering, step by step, and its headline box-fill < ACoL
@@ -88,7 +88,8 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             }
         claims = []
         for better, worse in PAIRS:
-            if better in labelers and worse in labelers:
+            seeds = [len(labelers.get(n, {}).get("scores", {})) for n in (better, worse)]
+            if min(seeds) >= MIN_SEEDS:  # a claim needs three seeds of both
                 v = paired_claim(
                     f"{better} > {worse}",
                     _int_keys(labelers[better]["scores"]),
@@ -121,19 +122,21 @@ def render(summary: Mapping[str, Any]) -> str:
         labs = block["labelers"]
         oracle = labs.get("oracle", {}).get("dice")
         lines += [
-            f"Test Dice per image ({seg}; mean over 3 seeds ± seed-to-seed sd; each seed's "
-            "value is the mean over test patients of their per-image Dice):",
+            f"Test Dice per image ({seg}; mean over seeds ± seed-to-seed sd; each seed's "
+            "value is the mean over test patients of their per-image Dice; wall time in the "
+            "leaderboard's provenance):",
             "",
             "| labeler | test Dice | % oracle | pseudo-label Dice (train) | paper, LiTS "
             "(DeepLabV3) |",
             "|---|---|---|---|---|",
         ]
         for lab, v in labs.items():
-            sd = v["dice_seed_sd"]
+            sd, n = v["dice_seed_sd"], len(v["scores"])
             pct = f"{100 * v['dice'] / oracle:.0f} %" if oracle else "–"
+            seeds = "" if n == 3 else f" ({n} seed{'s' if n > 1 else ''})"
             lines.append(
-                f"| {lab} | {v['dice']:.3f}{f' ± {sd:.3f}' if sd is not None else ''} | {pct} "
-                f"| {v['pseudo_dice']:.3f} | {PAPER.get(lab, float('nan')):.3f} |"
+                f"| {lab} | {v['dice']:.3f}{f' ± {sd:.3f}' if sd is not None else ''}{seeds} "
+                f"| {pct} | {v['pseudo_dice']:.3f} | {PAPER.get(lab, float('nan')):.3f} |"
             )
         lines += [
             "",
