@@ -122,6 +122,11 @@ def _grid_options(f):
             metavar="KEY=V1,V2",
             help="Run the grid at each value, e.g. weak.alpha=0,0.5,0.9.",
         ),
+        click.option(
+            "--preset",
+            metavar="NAME",
+            help="A documented configuration (its --set values; yours win), e.g. tumour-cpu.",
+        ),
         click.option("--no-resume", is_flag=True, help="Re-run cells that are already finished."),
     ]
     for option in reversed(options):
@@ -143,8 +148,10 @@ def _spec(
     sets,
     sweeps,
     no_resume,
+    preset=None,
 ):
     from wsbench.grid import RunSpec, parse_sets, parse_sweeps
+    from wsbench.presets import get_preset, with_preset
 
     if data_dir is not None and not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
@@ -157,9 +164,9 @@ def _spec(
         profile=profile,
         device=device,
         out=out,
-        target=target,
+        target=target or (get_preset(preset).target if preset else None),
         data_dir=data_dir,
-        sets=parse_sets(sets),
+        sets=with_preset(preset, parse_sets(sets)),
         sweeps=parse_sweeps(sweeps),
         resume=not no_resume,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,11 @@ from wsbench.data.cache import SliceCache
 from wsbench.data.check import check_finite
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
+from wsbench.per_image import evaluate_images
 from wsbench.plugins import Registry
 from wsbench.weak.simulate import TEST_HINT_STREAM, native_weak, simulate_weak, weak_case
+from wsbench.roi import Window, crop_array, crop_training, organ_windows, paste
+from wsbench.weak.simulate import native_weak, simulate_weak, weak_case
 
 Progress = Callable[[str, int, int], None]
 
@@ -327,6 +330,61 @@ def predict(
         kwargs["hint"] = hint
     probs = segmenter.predict(case.image, intensity, ctx, **kwargs)
     return to_label_map(probs, multilabel)
+    window: Window | None = None,
+) -> np.ndarray:
+    """One test case's label map; with an organ-ROI ``window`` the segmenter sees the
+    window and the prediction is pasted back into the full grid."""
+    image = case.image if window is None else crop_array(case.image, window)
+    pred = to_label_map(segmenter.predict(image, intensity, ctx), multilabel)
+    return pred if window is None else paste(pred, window)
+
+
+# -- Fan et al. 2022's protocol and the cascade's organ ROI (dataset parameters)
+
+
+def _dataset_params(job: CellJob) -> Mapping[str, Any]:
+    return job.data.plugin.config.get("params") or {}
+
+
+def evaluation(job: CellJob) -> str:
+    """``volume`` (3D, the default) or ``images`` (each 2D test image with target)."""
+    return str(_dataset_params(job).get("evaluate", "volume"))
+
+
+def roi_windows(job: CellJob, cases: Sequence[Case]) -> dict[str, Window]:
+    """Case id -> organ window when the dataset asks for ``roi=organ``, else empty."""
+    params = _dataset_params(job)
+    if params.get("roi", "none") != "organ" or not cases:
+        return {}
+    windows = organ_windows(cases, int(params.get("roi_margin", 4)))
+    return {c.id: w for c, w in zip(cases, windows)}
+
+
+def roi_training(
+    job: CellJob,
+    train: Sequence[Case],
+    weak: Sequence[WeakCase],
+    pseudo: Sequence[PseudoLabel],
+    prov: dict[str, Any],
+) -> tuple[Sequence[WeakCase], Sequence[PseudoLabel]]:
+    """The segmenter's training input: cut to the organ windows under ``roi=organ`` (the
+    labeler has seen whole slices); the windows go into provenance."""
+    windows = roi_windows(job, train)
+    if not windows:
+        return weak, pseudo
+    pairs = [crop_training(c, p, windows[c.id]) for c, p in zip(weak, pseudo, strict=True)]
+    prov["roi"] = {cid: w.as_dict() for cid, w in windows.items()}
+    return [c for c, _ in pairs], [p for _, p in pairs]
+
+
+def image_scores(pred: np.ndarray, case: Case, registry: Registry) -> list[dict[str, Any]]:
+    """``per_case`` entries, one per 2D test image with target (``evaluate=images``)."""
+    from wsbench.metrics import compute_classes
+
+    metrics = [cls() for cls in registry.classes("metric").values()]
+    return evaluate_images(
+        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, metrics)
+    )
 
 
 @functools.lru_cache(maxsize=64)

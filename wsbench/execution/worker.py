@@ -189,19 +189,22 @@ def _run_stages(
         if result.notes:
             prov["pseudo_cache"]["notes"] = result.notes
         emit("stage", "train")
+        fit_weak, fit_pseudo = stages.roi_training(job, train, weak, pseudo, prov)
         segmenter, log = stages.train(
             job,
-            weak,
-            pseudo,
+            fit_weak,
+            fit_pseudo,
             task.classes,
             registry,
             env.device,
             lambda what, done, total: emit("progress", "train", what, done, total),
         )
-        prov["train_log"] = {k: v for k, v in log.items() if k in ("loss", "epochs", "seconds")}
+        prov["train_log"] = {
+            k: v for k, v in log.items() if k in ("loss", "epochs", "steps", "seconds")
+        }
         multilabel = bool(pseudo[0].multilabel) if pseudo else bool(labeler_cls.multilabel)
         _train_overlay(job, train, weak, pseudo)
-        del pseudo, train, weak
+        del pseudo, train, weak, fit_weak, fit_pseudo
     if stages.can_checkpoint(segmenter):
         prov["checkpoint"] = str(job.checkpoint)
 
@@ -216,10 +219,17 @@ def _run_stages(
     for i, case in enumerate(test):
         hint = stages.hint_for(job, case, registry)
         pred = stages.predict(segmenter, case, intensity, multilabel, ctx, hint)
+    windows = stages.roi_windows(job, test)
+    per_image = stages.evaluation(job) == "images"
+    prov["evaluation"] = stages.evaluation(job)
+    for i, case in enumerate(test):
+        pred = stages.predict(segmenter, case, intensity, multilabel, ctx, windows.get(case.id))
         write_prediction(job.cell_dir, case, pred)
         if i < 2:
             write_overlay(job.cell_dir, case, intensity, pred)
-        if case.label is not None:
+        if case.label is not None and per_image:
+            per_case += stages.image_scores(pred, case, registry)
+        elif case.label is not None:
             per_case.append(stages.case_scores(pred, case, registry))
         emit("progress", "predict", "predict", i + 1, len(test))
     record.metrics = stages.aggregate(per_case)
