@@ -47,6 +47,6 @@ CLAIM = (
     "test Dice, with full supervision above all three (Table 1)."
 )
 COMMAND = (
-    "wsbench run --labeler box-fill,cam,acol,oracle --segmenter deeplabv3,unet "
-    "--dataset synthetic --target tumor --seeds 0,1,2"
+    "wsbench run --preset tumour-cpu --labeler box-fill,cam,acol,oracle --segmenter unet "
+    "--dataset synthetic --seeds 0,1,2"
 )
