@@ -36,9 +36,8 @@ from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
 from wsbench.per_image import evaluate_images
 from wsbench.plugins import Registry
-from wsbench.weak.simulate import TEST_HINT_STREAM, native_weak, simulate_weak, weak_case
 from wsbench.roi import Window, crop_array, crop_training, organ_windows, paste
-from wsbench.weak.simulate import native_weak, simulate_weak, weak_case
+from wsbench.weak.simulate import TEST_HINT_STREAM, native_weak, simulate_weak, weak_case
 
 Progress = Callable[[str, int, int], None]
 
@@ -319,23 +318,20 @@ def predict(
     multilabel: bool,
     ctx: TrainContext,
     hint: WeakLabel | None = None,
+    window: Window | None = None,
 ) -> np.ndarray:
     """One test case's label map. ``spacing`` goes to segmenters whose ``predict`` takes
-    it (coronal and sagittal slicing resamples), ``hint`` to guided segmenters."""
+    it (coronal and sagittal slicing resamples), ``hint`` to guided segmenters. With an
+    organ-ROI ``window`` the segmenter sees the window and the prediction is pasted back
+    into the full grid."""
     kwargs: dict[str, Any] = {}
     accepted = _keywords(type(segmenter).predict)
     if "spacing" in accepted:
         kwargs["spacing"] = case.spacing
     if hint is not None:
         kwargs["hint"] = hint
-    probs = segmenter.predict(case.image, intensity, ctx, **kwargs)
-    return to_label_map(probs, multilabel)
-    window: Window | None = None,
-) -> np.ndarray:
-    """One test case's label map; with an organ-ROI ``window`` the segmenter sees the
-    window and the prediction is pasted back into the full grid."""
     image = case.image if window is None else crop_array(case.image, window)
-    pred = to_label_map(segmenter.predict(image, intensity, ctx), multilabel)
+    pred = to_label_map(segmenter.predict(image, intensity, ctx, **kwargs), multilabel)
     return pred if window is None else paste(pred, window)
 
 

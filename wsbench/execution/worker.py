@@ -216,14 +216,13 @@ def _run_stages(
 
     if job.hint_source is not None:  # a guided segmenter: marked on the leaderboard
         prov["guided"] = {"kind": job.hint_kind, "source": job.hint_source}
-    for i, case in enumerate(test):
-        hint = stages.hint_for(job, case, registry)
-        pred = stages.predict(segmenter, case, intensity, multilabel, ctx, hint)
     windows = stages.roi_windows(job, test)
     per_image = stages.evaluation(job) == "images"
     prov["evaluation"] = stages.evaluation(job)
     for i, case in enumerate(test):
-        pred = stages.predict(segmenter, case, intensity, multilabel, ctx, windows.get(case.id))
+        hint = stages.hint_for(job, case, registry)
+        window = windows.get(case.id)
+        pred = stages.predict(segmenter, case, intensity, multilabel, ctx, hint, window)
         write_prediction(job.cell_dir, case, pred)
         if i < 2:
             write_overlay(job.cell_dir, case, intensity, pred)

@@ -322,6 +322,8 @@ def _pooled_ci(cases_by_seed: list[list[dict[str, Any]]], metric: str) -> tuple[
         return math.nan, math.nan
     lo, hi = np.percentile(stat, [2.5, 97.5])
     return float(lo), float(hi)
+
+
 def _scored(rec: dict[str, Any]) -> str:
     """How a row's test cases were scored, when not the default: Fan et al. 2022's per-image
     protocol (``evaluate=images``) and the organ-ROI crop (``roi=organ``)."""

@@ -28,6 +28,10 @@ from wsbench.presets import TUMOUR_CPU
 from wsbench.runner import RunSpec, run_grid
 from wsbench.testing.claims import Mutant, assert_claim, paired_claim
 
+# About an hour of one CPU core: deselected from the default `pytest` (30-minute budget) and
+# run by `pytest -m long` in the leaderboard workflow's claims job.
+pytestmark = pytest.mark.long
+
 SEEDS = (0, 1, 2)
 MUTANTS = (
     Mutant("acol without erasing", "ACoL's complementary branch", {"acol.erase": "false"}),
