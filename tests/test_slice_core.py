@@ -185,13 +185,14 @@ def test_coronal_slices_only_train_on_the_labelled_axial_slices():
     case, truth = cases[0], truths[0]
     label = PseudoLabel(case.id, truth, np.ones(truth.shape, np.float32), np.array([1, 4]))
     data = build_slice_dataset([case], [label], axis="coronal")
-    assert data.tensors["image"].shape == (12, 1, 6, 12)  # one per row y, (Z, X) in-plane
-    weight = data.tensors["weight"].float()
+    every = data.read(range(len(data)))
+    assert every["image"].shape == (12, 1, 6, 12)  # one per row y, (Z, X) in-plane
+    weight = every["weight"].float()
     assert weight[:, [1, 4]].min() == 1 and weight[:, [0, 2, 3, 5]].max() == 0
     want = torch.from_numpy(np.moveaxis(truth, 1, 0).copy())
-    torch.testing.assert_close(data.tensors["target"], want)
+    torch.testing.assert_close(every["target"], want)
     iso = build_slice_dataset([case], [label], axis="coronal", isotropic=True)
-    assert iso.tensors["image"].shape == (12, 1, 12, 12)  # z spacing 2 mm -> 1 mm rows
+    assert iso.read([0])["image"].shape == (1, 1, 12, 12)  # z spacing 2 mm -> 1 mm rows
 
 
 class Doubler(SliceSegmenter):

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ class PseudoLabelCache:
             return
         shutil.rmtree(trash, ignore_errors=True)
 
-    def put(self, key: str, labels: list[PseudoLabel], info: dict[str, Any]) -> Path:
+    def put(self, key: str, labels: Iterable[PseudoLabel], info: dict[str, Any]) -> Path:
+        """Store ``labels`` under ``key``. They may come from a generator: each is written
+        as it comes and then dropped, so only one is in memory at a time."""
         entry = self.path(key)
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=entry.parent))
@@ -127,6 +130,7 @@ class PseudoLabelCache:
                     np.save(tmp / f"{name}.npy", array)
                     files[f"{name}.npy"] = _sha256(tmp / f"{name}.npy")
                 meta.append({"case_id": lab.case_id, "multilabel": bool(lab.multilabel)})
+                del lab, arrays, weight  # free this label before the next one is made
             manifest = {"files": files, "labels": meta, "info": info}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
             try:

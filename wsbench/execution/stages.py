@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from wsbench.api import (
     Case,
     Intensity,
     LabelContext,
+    Labeler,
     PseudoLabel,
     Task,
     TrainContext,
@@ -90,6 +91,21 @@ def pseudo_label(
     device: str,
     progress: Progress = _quiet,
 ) -> list[PseudoLabel]:
+    return list(stream_pseudo_labels(job, weak, classes, registry, device, progress))
+
+
+def stream_pseudo_labels(
+    job: CellJob,
+    weak: Sequence[WeakCase],
+    classes: tuple[str, ...],
+    registry: Registry,
+    device: str,
+    progress: Progress = _quiet,
+) -> Iterator[PseudoLabel]:
+    """The pseudo labels of ``weak``, in order, each checked as it comes. A labeler that
+    keeps the default ``Labeler.label`` is run case by case (``label_case``), so only
+    one pseudo label at a time is in memory; one that overrides ``label`` (it learns
+    across cases) labels them all at once."""
     labeler = job.labeler.build(registry)
     segmenter = job.segmenter
 
@@ -106,10 +122,16 @@ def pseudo_label(
         val_masks=lambda: val.masks(int(labeler.p.get("val_masks") or 0)),
     )
     check_weak_kind(labeler, weak)  # the one weak-kind check, before labelling
-    pseudo = labeler.label(weak, ctx)
-    # the contract (cases, grid, class range, finite weights, slices), before any caching
-    check_pseudo_labels(pseudo, weak, labeler.name, len(classes))
-    return pseudo
+    if type(labeler).label is not Labeler.label:  # learns across cases: all at once
+        pseudo = labeler.label(weak, ctx)
+        # the contract (cases, grid, class range, finite weights, slices), before any caching
+        check_pseudo_labels(pseudo, weak, labeler.name, len(classes))
+        yield from pseudo
+        return
+    for case in weak:  # case by case: one pseudo label in memory at a time
+        lab = labeler.label_case(case, ctx)
+        check_pseudo_labels([lab], [case], labeler.name, len(classes))
+        yield lab
 
 
 def pseudo_quality(

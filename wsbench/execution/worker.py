@@ -107,7 +107,7 @@ def ensure_pseudo(
     if pseudo is None:
         emit("stage", "label")
         t0 = time.perf_counter()
-        labels = stages.pseudo_label(
+        labels = stages.stream_pseudo_labels(  # each written to the cache as it comes
             job,
             weak,
             task.classes,
@@ -115,8 +115,8 @@ def ensure_pseudo(
             env.device,
             lambda what, done, total: emit("progress", "label", what, done, total),
         )
-        result.label_s = round(time.perf_counter() - t0, 3)
         cache.put(job.pseudo_key, labels, {"cell": job.id, "labeler": dict(job.labeler.config)})
+        result.label_s = round(time.perf_counter() - t0, 3)  # labelling and writing
         del labels
         pseudo = cache.get(job.pseudo_key, verify=False)  # memory-mapped from now on
         assert pseudo is not None

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,8 @@ class SliceDataset(Dataset):
         rows = torch.as_tensor(indices)
         return {k: v.index_select(0, rows) for k, v in self.tensors.items()}
 
+    read = __getitems__
+
 
 def _as_is(batch: Any) -> Any:
     return batch
@@ -198,10 +201,150 @@ def network_grid(
     return None
 
 
-def _case_slices(
-    case: WeakCase, lab: PseudoLabel, axis: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(image, target, weight) of the training slices of one case along ``axis``.
+class VolumeNormaliser:
+    """``intensity.apply`` of one volume, applied to any slices of it.
+
+    Windowing and scaling act voxel by voxel, but z-score (and min-max without a window)
+    needs statistics of the whole volume. They are computed once here, in the same order
+    and precision as ``Intensity.apply`` (one float32 copy of the volume, freed at once),
+    so a slice normalised later holds the same bits as that slice of ``apply``'s result.
+    An ``Intensity`` subclass with its own ``apply`` is applied to the whole volume once
+    and the result kept.
+    """
+
+    def __init__(self, intensity: Intensity, image: np.ndarray):
+        self.intensity = intensity
+        self.whole: np.ndarray | None = None
+        self.shift = self.divisor = None
+        self.lo = self.hi = None
+        if type(intensity).apply is not Intensity.apply:
+            self.whole = intensity.apply(image)
+            return
+        if intensity.normalise == "zscore":
+            x = self._windowed(image)
+            self.shift = x.mean()
+            x -= self.shift
+            self.divisor = x.std() + 1e-6
+        elif intensity.normalise == "minmax" and intensity.window is None:
+            x = self._windowed(image)
+            self.lo, self.hi = x.min(), x.max()
+
+    def _windowed(self, hu: np.ndarray) -> np.ndarray:
+        x: np.ndarray = hu.astype(np.float32, copy=True)
+        if self.intensity.window is not None:
+            np.clip(x, self.intensity.window[0], self.intensity.window[1], out=x)
+        return x
+
+    def __call__(self, image: np.ndarray, take: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The normalised voxels ``take(volume)`` of the volume ``image``."""
+        if self.whole is not None:
+            return take(self.whole)
+        x = self._windowed(take(image))
+        mode, window = self.intensity.normalise, self.intensity.window
+        if mode == "zscore":
+            x -= self.shift
+            x /= self.divisor
+        elif mode == "minmax":
+            lo, hi = window if window is not None else (self.lo, self.hi)
+            x = (x - lo) / max(hi - lo, 1e-6)
+        return x
+
+
+@dataclass
+class CaseSlices:
+    """Where one case's training slices are read from: the (memory-mapped) image, pseudo
+    target and weight, and the slices along ``axis`` that train (``slices``)."""
+
+    case_id: str
+    image: np.ndarray  # HU (Z, Y, X)
+    target: np.ndarray  # ([K,] Z, Y, X)
+    weight: np.ndarray
+    normalise: VolumeNormaliser
+    axis: str
+    slices: np.ndarray  # indices along axis
+    keep: np.ndarray | None  # off-axial planes: which axial slices are labelled
+    grid: tuple[int, int] | None  # the network grid; None = native
+    multilabel: bool
+
+    def read(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Slices ``self.slices[rows]``: image (n, 1, H, W) float32, target (n, C, H, W)
+        uint8 and weight (n, C, H, W) float32, resized to the network grid."""
+        picked = self.slices[rows]
+        if self.axis == "axial":
+            image = self.normalise(self.image, lambda v: v[picked])
+            target, weight = self.target[..., picked, :, :], self.weight[..., picked, :, :]
+        else:
+            dim = _AXIS_DIM[self.axis]
+
+            def take(v: np.ndarray) -> np.ndarray:
+                return slice_view(np.take(v, picked, axis=v.ndim - 3 + dim), self.axis)
+
+            image = self.normalise(self.image, take)
+            target = take(self.target)
+            weight = np.where(self.keep[:, None, None], np.take(self.weight, picked, -3 + dim), 0)
+            weight = slice_view(weight.astype(np.float32), self.axis)
+        x = torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(1)
+        if self.multilabel:  # (K, n, A, B) -> (n, K, A, B)
+            y = torch.from_numpy(np.ascontiguousarray(target.swapaxes(0, 1)))
+            w = torch.from_numpy(np.ascontiguousarray(weight.swapaxes(0, 1)))
+        else:  # (n, A, B) -> (n, 1, A, B)
+            y = torch.from_numpy(np.ascontiguousarray(target)).unsqueeze(1)
+            w = torch.from_numpy(np.ascontiguousarray(weight)).unsqueeze(1)
+        y, w = y.to(torch.uint8), w.to(torch.float32)
+        if self.grid is not None:
+            x = _resize(x, self.grid, "bilinear")
+            y = _resize(y.float(), self.grid, "nearest").to(torch.uint8)
+            w = _resize(w, self.grid, "nearest")
+        return x, y, w
+
+
+class LazySliceDataset(Dataset):
+    """The training slices of many cases, read batch by batch from their (memory-mapped)
+    images and pseudo labels: memory does not grow with the dataset.
+
+    A batch is ``image`` (B, 1, H, W) float32, ``target`` (B, [K,] H, W) uint8 and
+    ``weight`` (B, [K,] H, W) float16; slices smaller than (H, W) are padded
+    bottom-right with weight 0. ``__getitems__`` reads a whole batch at once.
+    """
+
+    def __init__(self, cases: list[CaseSlices], size: tuple[int, int], multilabel: bool):
+        self.cases, self.size, self.multilabel = cases, size, multilabel
+        self.channels = cases[0].target.shape[0] if multilabel else 1
+        self.rows = np.concatenate(
+            [
+                np.stack([np.full(len(c.slices), i), np.arange(len(c.slices))], 1)
+                for i, c in enumerate(cases)
+            ]
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.read([i]).items()}
+
+    def read(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        rows = self.rows[np.asarray(indices, dtype=np.int64)]
+        n, (height, width) = len(rows), self.size
+        image = torch.zeros(n, 1, height, width)
+        target = torch.zeros(n, self.channels, height, width, dtype=torch.uint8)
+        weight = torch.zeros(n, self.channels, height, width, dtype=torch.float16)
+        for case in dict.fromkeys(rows[:, 0].tolist()):
+            at = np.flatnonzero(rows[:, 0] == case)
+            x, y, w = self.cases[case].read(rows[at, 1])
+            at_t = torch.from_numpy(at)
+            image[at_t, :, : x.shape[-2], : x.shape[-1]] = x
+            target[at_t, :, : y.shape[-2], : y.shape[-1]] = y
+            weight[at_t, :, : w.shape[-2], : w.shape[-1]] = w.to(torch.float16)
+        if not self.multilabel:
+            target, weight = target[:, 0], weight[:, 0]
+        return {"image": image, "target": target, "weight": weight}
+
+    __getitems__ = read
+
+
+def _case_slices(case: WeakCase, lab: PseudoLabel, axis: str, image_size: int, isotropic: bool):
+    """Where the training slices of one case along ``axis`` are; None when it has none.
 
     Along the axial axis these are the labelled slices ``lab.slices``. Along another axis
     every slice crosses all axial slices, so voxels outside ``lab.slices`` get weight 0
@@ -215,18 +358,34 @@ def _case_slices(
             f"case {case.id!r}: slice index out of range 0..{case.image.shape[0] - 1} in "
             f"pseudo-label slices {sl.tolist()}"
         )
-    image = case.intensity.apply(case.image)
-    if axis == "axial":
-        return image[sl], lab.target[..., sl, :, :], lab.weight[..., sl, :, :]
-    keep = np.zeros(case.image.shape[0], bool)
-    keep[sl] = True
-    weight = np.where(keep[:, None, None], lab.weight, 0).astype(np.float32)
-    image_v, target_v, weight_v = (slice_view(a, axis) for a in (image, lab.target, weight))
-    per_slice = np.moveaxis(weight_v > 0, -3, 0).reshape(weight_v.shape[-3], -1).any(1)
-    used = np.flatnonzero(per_slice)
-    if used.size == 0:
-        return None
-    return image_v[used], target_v[..., used, :, :], weight_v[..., used, :, :]
+    keep = None
+    if axis != "axial":
+        keep = np.zeros(case.image.shape[0], bool)
+        keep[sl] = True
+        dim = _AXIS_DIM[axis]
+        used = np.zeros(case.image.shape[dim], bool)
+        for z in np.flatnonzero(keep):  # one axial slice of the weight at a time
+            weighted = np.asarray(lab.weight[..., z, :, :]) > 0
+            if lab.multilabel:
+                weighted = weighted.any(0)
+            used |= weighted.any(1) if dim == 1 else weighted.any(0)
+        sl = np.flatnonzero(used)
+        if sl.size == 0:
+            return None
+    plane = slice_view(case.image, axis).shape[1:]
+    grid = network_grid(plane, in_plane_spacing(case.spacing, axis), image_size, isotropic)
+    return CaseSlices(
+        case_id=case.id,
+        image=case.image,
+        target=lab.target,
+        weight=lab.weight,
+        normalise=VolumeNormaliser(case.intensity, case.image),
+        axis=axis,
+        slices=sl,
+        keep=keep,
+        grid=grid,
+        multilabel=bool(lab.multilabel),
+    )
 
 
 def build_slice_dataset(
@@ -235,13 +394,14 @@ def build_slice_dataset(
     image_size: int = 0,
     axis: str = "axial",
     isotropic: bool = False,
-) -> SliceDataset:
+) -> LazySliceDataset:
     """The training slices of every case along ``axis``: ``intensity.apply`` per volume,
     then ``label.slices`` (see ``_case_slices``); resized (bilinear image, nearest target
     and weight) to ``image_size`` squares, or with ``isotropic`` to square pixels.
-    Slices of different sizes are padded bottom-right with weight 0."""
+    Slices of different sizes are padded bottom-right with weight 0. Slices are read
+    per batch from the cases' arrays (memory-mapped when they come from the caches)."""
     by_id = {lab.case_id: lab for lab in labels}
-    images, targets, weights = [], [], []
+    parts = []
     for case in cases:
         lab = by_id.get(case.id)
         if lab is None:
@@ -254,49 +414,26 @@ def build_slice_dataset(
                 f"case {case.id!r}: image {case.image.shape}, pseudo target {lab.target.shape} "
                 f"and weight {lab.weight.shape} do not match; the labeler must keep the image grid"
             )
-        picked = _case_slices(case, lab, axis)
-        if picked is None:
-            continue
-        image, target, weight = picked
-        x = torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(1)
-        if lab.multilabel:  # (K, n, A, B) -> (n, K, A, B)
-            y = torch.from_numpy(np.ascontiguousarray(target.swapaxes(0, 1)))
-            w = torch.from_numpy(np.ascontiguousarray(weight.swapaxes(0, 1)))
-        else:  # (n, A, B) -> (n, 1, A, B) while resizing
-            y = torch.from_numpy(np.ascontiguousarray(target)).unsqueeze(1)
-            w = torch.from_numpy(np.ascontiguousarray(weight)).unsqueeze(1)
-        y, w = y.to(torch.uint8), w.to(torch.float32)
-        grid = network_grid(
-            tuple(x.shape[-2:]), in_plane_spacing(case.spacing, axis), image_size, isotropic
-        )
-        if grid is not None:
-            x = _resize(x, grid, "bilinear")
-            y = _resize(y.float(), grid, "nearest").to(torch.uint8)
-            w = _resize(w, grid, "nearest")
-        images.append(x)
-        targets.append(y)
-        weights.append(w)
-    if not images:
+        part = _case_slices(case, lab, axis, image_size, isotropic)
+        if part is not None:
+            parts.append(part)
+    if not parts:
         raise DataError(_why_no_slices(cases))
-    height = max(t.shape[-2] for t in images)
-    width = max(t.shape[-1] for t in images)
-
-    def stack(parts: list[torch.Tensor]) -> torch.Tensor:
-        return torch.cat(
-            [F.pad(t, (0, width - t.shape[-1], 0, height - t.shape[-2])) for t in parts]
-        )
-
-    image, target, weight = stack(images), stack(targets), stack(weights)
-    if not labels[0].multilabel:
-        target, weight = target[:, 0], weight[:, 0]
-    # weights are mostly 0/1; half precision halves the memory of big (paper) datasets
-    return SliceDataset(image.contiguous(), target.contiguous(), weight.to(torch.float16))
+    sizes = [p.grid or slice_view(p.image, axis).shape[1:] for p in parts]
+    size = (max(s[0] for s in sizes), max(s[1] for s in sizes))
+    return LazySliceDataset(parts, size, bool(labels[0].multilabel))
 
 
-def positive_slices(data: SliceDataset) -> torch.Tensor:
+def positive_slices(data: SliceDataset | LazySliceDataset, chunk: int = 64) -> torch.Tensor:
     """Per slice: does it hold any foreground pixel with a non-zero weight?"""
-    target, weight = data.tensors["target"], data.tensors["weight"]
-    return ((target > 0) & (weight > 0)).flatten(1).any(1)
+    if isinstance(data, SliceDataset):
+        target, weight = data.tensors["target"], data.tensors["weight"]
+        return ((target > 0) & (weight > 0)).flatten(1).any(1)
+    out = []
+    for start in range(0, len(data), chunk):
+        batch = data.read(range(start, min(start + chunk, len(data))))
+        out.append(((batch["target"] > 0) & (batch["weight"] > 0)).flatten(1).any(1))
+    return torch.cat(out)
 
 
 def _why_no_slices(cases: Sequence[WeakCase]) -> str:
@@ -434,7 +571,9 @@ class SliceSegmenter(Segmenter):
             ) from None
         return model
 
-    def batch_sampler(self, data: SliceDataset, batch_size: int, generator: torch.Generator):
+    def batch_sampler(
+        self, data: SliceDataset | LazySliceDataset, batch_size: int, generator: torch.Generator
+    ):
         """Plain seeded shuffling, or class-balanced batches when ``pos_fraction > 0``."""
         if self.p["pos_fraction"] > 0:
             return BalancedBatches(
@@ -465,9 +604,9 @@ class SliceSegmenter(Segmenter):
         )
         axis = self.p["axis"]
         data = build_slice_dataset(cases, labels, self.p["image_size"], axis, self.isotropic)
-        if multilabel and data.tensors["target"].shape[1] != num_classes:
+        if multilabel and data.channels != num_classes:
             raise DataError(
-                f"{self.name}: multilabel targets have {data.tensors['target'].shape[1]} channels "
+                f"{self.name}: multilabel targets have {data.channels} channels "
                 f"but the task has {num_classes} classes ({', '.join(ctx.classes)})"
             )
         device = select_device(ctx.device)
