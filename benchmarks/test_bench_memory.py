@@ -42,7 +42,8 @@ def env(tmp_path_factory):
     for n in VOLUMES:
         _wsbench(
             "data", "synth", str(root / f"lits{n}"),
-            "--set", "size=512", "--set", "n_slices=100", "--set", f"n_patients={n}",
+            "--set", "synthetic.size=512", "--set", "synthetic.n_slices=100",
+            "--set", f"synthetic.n_patients={n}",
             env=env,
         )  # fmt: skip
     env["ROOT"] = str(root)

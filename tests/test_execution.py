@@ -221,6 +221,87 @@ def test_concurrent_cache_writers_do_not_collide(tmp_path):
     assert not list((tmp_path / "pseudo").rglob(".tmp-*"))
 
 
+def _label_job(labeler_cls):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        labeler=SimpleNamespace(build=lambda registry: labeler_cls()),
+        segmenter=None,
+        cell=SimpleNamespace(seed=0),
+        cell_dir=Path("unused"),
+    )
+
+
+def _weak_cases(n):
+    import numpy as np
+
+    from wsbench.api import FullLabel, WeakCase
+
+    label = np.zeros((2, 4, 4), np.uint8)
+    return [
+        WeakCase(f"c{i}", f"p{i}", np.zeros((2, 4, 4), np.float32), (1.0, 1.0, 1.0),
+                 FullLabel(label=label), ("fg",))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_label_case_labelers_stream_each_label_into_the_cache(tmp_path):
+    import numpy as np
+
+    from wsbench.api import Labeler, PseudoLabel
+    from wsbench.execution.stages import stream_pseudo_labels
+    from wsbench.pseudo_cache import PseudoLabelCache
+
+    log = []
+
+    class PerCase(Labeler):
+        name, consumes = "per-case", ("full",)
+
+        def label_case(self, case, ctx):
+            log.append(("made", case.id))
+            return PseudoLabel(case.id, np.ones((2, 4, 4), np.uint8), np.ones((2, 4, 4)), [0])
+
+    def stored(labels):
+        for lab in labels:
+            yield lab
+            log.append(("stored", lab.case_id))
+
+    stream = stream_pseudo_labels(_label_job(PerCase), _weak_cases(3), ("fg",), None, "cpu")
+    cache = PseudoLabelCache(tmp_path / "pseudo")
+    cache.put("k" * 24, stored(stream), {})
+    assert log == [(kind, f"c{i}") for i in range(3) for kind in ("made", "stored")]
+    assert [lab.case_id for lab in cache.get("k" * 24)] == ["c0", "c1", "c2"]
+
+
+def test_a_streamed_labeler_with_a_bad_label_stores_nothing(tmp_path):
+    import numpy as np
+
+    from wsbench.api import Labeler, PseudoLabel
+    from wsbench.errors import WsbenchError
+    from wsbench.execution.stages import stream_pseudo_labels
+    from wsbench.pseudo_cache import PseudoLabelCache
+
+    class Short(Labeler):  # overrides label: all cases at once, one missing
+        name, consumes = "short", ("full",)
+
+        def label(self, cases, ctx):
+            return [PseudoLabel(c.id, np.ones((2, 4, 4), np.uint8), np.ones((2, 4, 4)), [0])
+                    for c in cases[1:]]  # fmt: skip
+
+    class Flat(Labeler):  # label_case: a 2D map for a 3D case
+        name, consumes = "flat", ("full",)
+
+        def label_case(self, case, ctx):
+            return PseudoLabel(case.id, np.ones((4, 4), np.uint8), np.ones((4, 4)), [0])
+
+    cache = PseudoLabelCache(tmp_path / "pseudo")
+    for cls, message in ((Short, "returned 2 pseudo labels for 3"), (Flat, "case c0 has shape")):
+        stream = stream_pseudo_labels(_label_job(cls), _weak_cases(3), ("fg",), None, "cpu")
+        with pytest.raises(WsbenchError, match=message):
+            cache.put("k" * 24, stream, {})
+        assert not cache.has("k" * 24) and not list((tmp_path / "pseudo").rglob(".tmp-*"))
+
+
 # -- one writer per --out
 
 

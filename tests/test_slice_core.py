@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsbench.api import CaseInfo, Intensity, PseudoLabel, Reported, Segmenter, TrainContext
+from wsbench.api import (
+    CaseInfo,
+    Intensity,
+    PseudoLabel,
+    Reported,
+    Segmenter,
+    TrainContext,
+    WeakCase,
+)
 from wsbench.errors import DataError, ParameterError, PluginError
 from wsbench.segmenters.augment import Augmentation, _affine
 from wsbench.segmenters.slices import (
@@ -193,6 +201,35 @@ def test_coronal_slices_only_train_on_the_labelled_axial_slices():
     torch.testing.assert_close(every["target"], want)
     iso = build_slice_dataset([case], [label], axis="coronal", isotropic=True)
     assert iso.read([0])["image"].shape == (1, 1, 12, 12)  # z spacing 2 mm -> 1 mm rows
+
+
+def test_slice_datasets_read_memory_mapped_cases_as_whole_volume_normalisation_would(tmp_path):
+    rng = np.random.default_rng(3)
+    cases, labels, want = [], [], []
+    for i, shape in enumerate([(5, 10, 12), (4, 8, 12)]):  # the second is padded to 10 rows
+        for name, array in (
+            ("image", rng.normal(50, 150, shape).astype(np.float32)),
+            ("target", rng.integers(0, 2, shape).astype(np.uint8)),
+            ("weight", rng.choice([0.0, 0.5, 1.0], shape).astype(np.float16)),
+        ):
+            np.save(tmp_path / f"{name}{i}.npy", array)
+        image, target, weight = (
+            np.load(tmp_path / f"{name}{i}.npy", mmap_mode="r")
+            for name in ("image", "target", "weight")
+        )
+        sl = np.array([3, 0]) if i == 0 else np.array([1])
+        cases.append(WeakCase(f"c{i}", f"p{i}", image, (2.0, 1.0, 1.0), None, ("fg",)))
+        labels.append(PseudoLabel(f"c{i}", target, weight, sl))
+        pad = ((0, 0), (0, 10 - shape[1]), (0, 0))
+        whole = Intensity().apply(np.array(image))  # z-score over the whole volume
+        want.append([np.pad(a[sl], pad) for a in (whole, np.array(target), np.array(weight))])
+    data = build_slice_dataset(cases, labels)
+    assert all(isinstance(part.image, np.memmap) for part in data.cases)  # nothing copied
+    batch = data.read([2, 0, 1])
+    for k, name in enumerate(("image", "target", "weight")):
+        expected = np.concatenate([want[1][k], want[0][k]])
+        got = batch[name].numpy()
+        np.testing.assert_array_equal(got[:, 0] if name == "image" else got, expected)
 
 
 class Doubler(SliceSegmenter):
