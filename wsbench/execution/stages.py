@@ -33,6 +33,7 @@ from wsbench.api import (
 )
 from wsbench.data.cache import SliceCache
 from wsbench.data.check import check_finite
+from wsbench.data.mapped import release
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
 from wsbench.per_image import evaluate_images
@@ -62,6 +63,7 @@ def load_split(
     for info in data.split[part]:
         case = cache.get(dataset, info, task)
         cases.append(check_finite(case))  # NaN or inf voxels: the cell fails naming the file
+        release(case.image)  # read once: out of the resident set (wsbench.data.mapped)
     return cases, task, dataset.intensity()
 
 
@@ -72,12 +74,19 @@ def simulate_weak_labels(
     job: CellJob, cases: Sequence[Case], intensity: Intensity, registry: Registry
 ) -> list[WeakCase]:
     """The weak label of every training case: simulated (seeded) or shipped natively."""
+    out = []
     if job.cell.protocol.startswith(NATIVE):
         kind = job.cell.protocol.split(":", 1)[1]
-        return [weak_case(c, native_weak(c, kind), intensity) for c in cases]
+        for c in cases:
+            out.append(weak_case(c, native_weak(c, kind), intensity))
+            release(c.image, c.label, c.organ)
+        return out
     assert job.protocol is not None
     protocol = job.protocol.build(registry)
-    return [weak_case(c, simulate_weak(protocol, c, job.cell.seed), intensity) for c in cases]
+    for c in cases:
+        out.append(weak_case(c, simulate_weak(protocol, c, job.cell.seed), intensity))
+        release(c.image, c.label, c.organ)
+    return out
 
 
 # -- pseudo-label
@@ -131,6 +140,7 @@ def stream_pseudo_labels(
     for case in weak:  # case by case: one pseudo label in memory at a time
         lab = labeler.label_case(case, ctx)
         check_pseudo_labels([lab], [case], labeler.name, len(classes))
+        release(case.image)
         yield lab
 
 
@@ -164,6 +174,7 @@ def pseudo_quality(
                     float(metric.compute(fg == k, gt == k, case.spacing))
                 )
         counts.append(confusion_counts(fg, gt, case.classes))
+        release(case.label, p.target)
     out: dict[str, float] = {}
     for m, classes in per_class.items():
         out.update({f"{m}/{k}": float(np.nanmean(v)) for k, v in classes.items()})
@@ -353,7 +364,9 @@ def predict(
     if hint is not None:
         kwargs["hint"] = hint
     image = case.image if window is None else crop_array(case.image, window)
-    pred = to_label_map(segmenter.predict(image, intensity, ctx, **kwargs), multilabel)
+    probs = segmenter.predict(image, intensity, ctx, **kwargs)
+    release(case.image)
+    pred = to_label_map(probs, multilabel)
     return pred if window is None else paste(pred, window)
 
 
@@ -435,6 +448,7 @@ def case_scores(pred: np.ndarray, case: Case, registry: Registry) -> dict[str, A
 
     out: dict[str, Any] = {"case": case.id, "patient": case.patient}
     out.update(evaluate_case(pred, case, registry))
+    release(case.label)
     if "positive" in case.meta:
         out["positive"] = bool(case.meta["positive"])
     # per-class [tp, fp, fn], background included: what pooled metrics (miou) sum

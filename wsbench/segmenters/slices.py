@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from wsbench.api import Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
+from wsbench.data.mapped import release
 from wsbench.errors import DataError, PluginError
 from wsbench.params import Param, at_least, in_range
 from wsbench.segmenters.augment import Augmentation
@@ -228,6 +229,7 @@ class VolumeNormaliser:
         elif intensity.normalise == "minmax" and intensity.window is None:
             x = self._windowed(image)
             self.lo, self.hi = x.min(), x.max()
+        release(image)
 
     def _windowed(self, hu: np.ndarray) -> np.ndarray:
         x: np.ndarray = hu.astype(np.float32, copy=True)
@@ -291,6 +293,7 @@ class CaseSlices:
             y = torch.from_numpy(np.ascontiguousarray(target)).unsqueeze(1)
             w = torch.from_numpy(np.ascontiguousarray(weight)).unsqueeze(1)
         y, w = y.to(torch.uint8), w.to(torch.float32)
+        release(self.image, self.target, self.weight)
         if self.grid is not None:
             x = _resize(x, self.grid, "bilinear")
             y = _resize(y.float(), self.grid, "nearest").to(torch.uint8)
@@ -369,6 +372,7 @@ def _case_slices(case: WeakCase, lab: PseudoLabel, axis: str, image_size: int, i
             if lab.multilabel:
                 weighted = weighted.any(0)
             used |= weighted.any(1) if dim == 1 else weighted.any(0)
+        release(lab.weight)
         sl = np.flatnonzero(used)
         if sl.size == 0:
             return None
