@@ -229,6 +229,7 @@ def _label_job(labeler_cls):
         segmenter=None,
         cell=SimpleNamespace(seed=0),
         cell_dir=Path("unused"),
+        data=SimpleNamespace(split={}),  # no validation split
     )
 
 
@@ -295,7 +296,7 @@ def test_a_streamed_labeler_with_a_bad_label_stores_nothing(tmp_path):
             return PseudoLabel(case.id, np.ones((4, 4), np.uint8), np.ones((4, 4)), [0])
 
     cache = PseudoLabelCache(tmp_path / "pseudo")
-    for cls, message in ((Short, "returned 2 pseudo labels for 3"), (Flat, "case c0 has shape")):
+    for cls, message in ((Short, "returned 2 pseudo labels for 3"), (Flat, "case .c0.: target")):
         stream = stream_pseudo_labels(_label_job(cls), _weak_cases(3), ("fg",), None, "cpu")
         with pytest.raises(WsbenchError, match=message):
             cache.put("k" * 24, stream, {})
