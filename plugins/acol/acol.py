@@ -20,7 +20,7 @@ class AcolLabeler(BoxMiningLabeler):
     """ResNet-FPN box classifier with ACoL branches A/B and erasing at ``delta``."""
 
     name = "acol"
-    version = "0.1.0"
+    version = "0.2.0"  # CRF defaults re-tuned on validation masks (val_masks=4)
     citation = CITATION
     two_branch = True
     params = (
