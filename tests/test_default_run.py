@@ -18,7 +18,7 @@ def test_default_run_prints_a_leaderboard_where_oracle_beats_box_fill(tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=900,
+        timeout=1800,  # a hang guard: the quick grid takes minutes, more on a loaded machine
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "wsbench leaderboard — synthetic" in proc.stdout
