@@ -25,6 +25,7 @@ from wsbench.segmenters.slices import (
     build_slice_dataset,
     in_plane_spacing,
     isotropic_size,
+    prior_offsets,
     slice_view,
     unslice_view,
 )
@@ -132,6 +133,23 @@ def _batch(n=3, size=16):
         "target": (torch.rand(n, size, size, generator=g) < 0.4).to(torch.uint8),
         "weight": torch.ones(n, size, size),
     }
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+def test_the_class_prior_is_the_starting_probability_of_sigmoid_and_softmax_heads(classes):
+    zero = torch.zeros(2, classes + 1, 4, 4)
+    soft = (zero + prior_offsets(0.01, classes, multilabel=False)).softmax(1)
+    expected = torch.tensor([1 - 0.01 * classes] + [0.01] * classes)
+    torch.testing.assert_close(soft[0, :, 2, 3], expected)
+    sig = (zero[:, :classes] + prior_offsets(0.01, classes, multilabel=True)).sigmoid()
+    torch.testing.assert_close(sig, torch.full_like(sig, 0.01))
+    assert not prior_offsets(0.5, classes, multilabel=False).any()
+    assert not prior_offsets(0.5, classes, multilabel=True).any()
+
+
+def test_a_class_prior_that_leaves_no_background_is_refused():
+    with pytest.raises(DataError, match="sigmoid_prior=0.3 leaves no probability"):
+        prior_offsets(0.3, 4, multilabel=False)
 
 
 def test_augmentation_is_seeded_and_off_by_default():

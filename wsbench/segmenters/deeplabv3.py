@@ -73,7 +73,7 @@ class GreyDeepLab(nn.Module):
 
 class DeepLabV3Segmenter(SliceSegmenter):
     name = "deeplabv3"
-    version = "0.2.0"  # quick budget: at least train.min_steps optimiser steps
+    version = "0.3.0"  # 0.2: at least train.min_steps quick steps; 0.3: softmax class prior
     citation = (
         "Chen L-C, Papandreou G, Schroff F, Adam H. Rethinking Atrous Convolution for Semantic "
         "Image Segmentation. arXiv:1706.05587, 2017. Training as in Fan et al., ICIS 2022, §3.3."

@@ -39,7 +39,7 @@ def parse_ints(text: str, key: str) -> tuple[int, ...]:
 
 class DeepLabV3PlusSegmenter(SliceSegmenter):
     name = "deeplabv3plus"
-    version = "0.1.0"
+    version = "0.2.0"  # softmax heads start from the class prior (sigmoid_prior)
     in_default_grid = False  # as long as deeplabv3 again: the default run stays a quick demo
     citation = (
         "Chen L-C, Zhu Y, Papandreou G, Schroff F, Adam H. Encoder-Decoder with Atrous "

@@ -84,8 +84,9 @@ TRAIN_PARAMS: tuple[Param, ...] = (
     Param(
         "sigmoid_prior",
         0.01,
-        "starting foreground probability of sigmoid heads (a fixed logit offset, like a "
-        "prior-initialised bias, so small classes are not drowned at p = 0.5); 0.5 = none",
+        "starting foreground probability of each class, for sigmoid and softmax heads alike (a "
+        "fixed logit offset, like a prior-initialised bias, so small classes are not drowned "
+        "at the start); 0.5 = none",
         **in_range(0, 1, lo_open=True, hi_open=True),
     ),
     Param(
@@ -476,7 +477,7 @@ class SliceSegmenter(Segmenter):
         self.model: nn.Module | None = None
         self.multilabel = False
         self.out_channels = 0
-        self.logit_offset = 0.0
+        self.logit_offset = torch.zeros(())
         self.loss: LossFunction | None = None
         self.train_spacing: tuple[float, float, float] | None = None
         self._warm_state: dict[str, torch.Tensor] | None = None
@@ -498,8 +499,12 @@ class SliceSegmenter(Segmenter):
         for side outputs (see ``wsbench.segmenters.supervision.deep_supervision_loss``)."""
         if self.loss is None:
             raise PluginError(f"{self.name}: compute_loss runs inside fit, after the loss is set")
-        logits = model(batch["image"]).float() + self.logit_offset
+        logits = self.with_prior(model(batch["image"]))
         return self.loss(logits, batch["target"], batch["weight"])
+
+    def with_prior(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` as float, plus the class-prior offset (``sigmoid_prior``)."""
+        return logits.float() + self.logit_offset.to(logits.device)
 
     def forward_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The logits used for prediction; override when the model returns side outputs."""
@@ -618,8 +623,7 @@ class SliceSegmenter(Segmenter):
         generator = seed_everything(cfg.seed)
         self.multilabel = multilabel
         self.out_channels = num_classes if multilabel else num_classes + 1
-        prior = self.p["sigmoid_prior"]
-        self.logit_offset = math.log(prior / (1 - prior)) if multilabel else 0.0
+        self.logit_offset = prior_offsets(self.p["sigmoid_prior"], num_classes, multilabel)
         self.train_spacing = tuple(float(v) for v in np.median([c.spacing for c in cases], 0))
         model = self._start_model(self.out_channels)
         self.model = model
@@ -700,7 +704,7 @@ class SliceSegmenter(Segmenter):
                     ).to(device)
                     if grid is not None:
                         chunk = _resize(chunk, grid, "bilinear")
-                    logits = self.forward_logits(model, chunk).float() + self.logit_offset
+                    logits = self.with_prior(self.forward_logits(model, chunk))
                     if grid is not None:
                         logits = F.interpolate(
                             logits, size=native, mode="bilinear", align_corners=False
@@ -727,7 +731,7 @@ class SliceSegmenter(Segmenter):
             "params": dict(self.p),
             "multilabel": self.multilabel,
             "out_channels": self.out_channels,
-            "logit_offset": self.logit_offset,
+            "logit_offset": self.logit_offset.tolist(),
             "train_spacing": list(self.train_spacing) if self.train_spacing else None,
         }
         save_checkpoint(path, self._trained_model(), extra)
@@ -750,9 +754,30 @@ class SliceSegmenter(Segmenter):
             ) from None
         self.model, self.multilabel = model, bool(extra["multilabel"])
         self.out_channels = int(extra["out_channels"])
-        self.logit_offset = float(extra.get("logit_offset", 0.0))
+        self.logit_offset = torch.tensor(extra.get("logit_offset", 0.0), dtype=torch.float32)
         spacing = extra.get("train_spacing")
         self.train_spacing = tuple(float(v) for v in spacing) if spacing else None
+
+
+def prior_offsets(prior: float, num_classes: int, multilabel: bool) -> torch.Tensor:
+    """Logit offsets, shape (channels, 1, 1), that make an untrained network (zero logits)
+    predict foreground probability ``prior`` for every class.
+
+    Sigmoid heads: logit(prior) on each of the K channels. Softmax: log(prior) on each
+    foreground channel and log(1 - K * prior) on the background channel. 0.5 means no offset.
+    """
+    if prior == 0.5:
+        return torch.zeros(())
+    if multilabel:
+        return torch.full((num_classes, 1, 1), math.log(prior / (1 - prior)))
+    background = 1.0 - num_classes * prior
+    if background <= 0:
+        raise DataError(
+            f"sigmoid_prior={prior} leaves no probability for background with {num_classes} "
+            f"softmax classes; set it below {1 / num_classes:g} (or 0.5 for no prior)"
+        )
+    priors = [background] + [prior] * num_classes
+    return torch.tensor([math.log(v) for v in priors], dtype=torch.float32)[:, None, None]
 
 
 def budget_epochs(epochs: int, min_steps: int, steps_per_epoch: int) -> int:

@@ -65,7 +65,7 @@ class UNet(nn.Module):
 
 class UNetSegmenter(SliceSegmenter):
     name = "unet"
-    version = "0.1.0"
+    version = "0.2.0"  # softmax heads start from the class prior (sigmoid_prior)
     citation = (
         "Ronneberger O, Fischer P, Brox T. U-Net: Convolutional Networks for Biomedical Image "
         "Segmentation. MICCAI 2015."

@@ -100,7 +100,7 @@ class DeepSupervisedUNet(UNetSegmenter):
         return model(x)[0]
 
     def compute_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        outputs = [o.float() + self.logit_offset for o in model(batch["image"])]
+        outputs = [self.with_prior(o) for o in model(batch["image"])]
         n = len(outputs) + 1
         cross = make_loss("bce" if self.multilabel else "ce", self.multilabel)
         dice = make_loss("dice", self.multilabel)
