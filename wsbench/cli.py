@@ -155,8 +155,9 @@ def _spec(
 
     if data_dir is not None and not data_dir.is_dir():
         raise WsbenchError(f"--data-dir {data_dir}: no such folder; point it at the dataset root")
+    datasets = _csv(dataset, "--dataset")
     return RunSpec(
-        datasets=_csv(dataset, "--dataset"),
+        datasets=datasets,
         labelers=_csv(labeler, "--labeler"),
         segmenters=_csv(segmenter, "--segmenter"),
         weak=weak,
@@ -166,7 +167,7 @@ def _spec(
         out=out,
         target=target or (get_preset(preset).target if preset else None),
         data_dir=data_dir,
-        sets=with_preset(preset, parse_sets(sets)),
+        sets=with_preset(preset, parse_sets(sets), datasets or ("synthetic",)),
         sweeps=parse_sweeps(sweeps),
         resume=not no_resume,
     )

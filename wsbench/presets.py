@@ -7,7 +7,7 @@ and provenance like a user's own ``--set``; values the user gives on the command
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wsbench.errors import ParameterError
@@ -21,20 +21,17 @@ class Preset:
     target: str | None = None  # the --target it implies, unless the user gives one
 
 
-# Fan et al. 2022's tumour task at CPU size (docs/phantom.md, "The tumour benchmark"):
-# 64 phantom patients (48 for training, 16 for testing), the quick phantom's tumours
-# unchanged; the paper's protocol (train and score on the 2D slices holding tumour, Dice
-# per image); the cascade's liver-ROI crop; a U-Net budget counted in optimiser steps.
-TUMOUR_CPU = Preset(
-    name="tumour-cpu",
-    summary="Fan et al. 2022's tumour protocol on the phantom at CPU size (docs/phantom.md)",
+# Fan et al. 2022's tumour protocol on any dataset with liver and tumour labels (lits,
+# ircadb, the phantom): train and score on the 2D slices holding tumour, Dice per image;
+# the cascade's liver-ROI crop; a budget counted in optimiser steps. ``{dataset}`` stands
+# for each dataset of the run.
+TUMOUR = Preset(
+    name="tumour",
+    summary="Fan et al. 2022's tumour protocol (tumour slices, Dice per image, liver ROI)",
     target="tumor",
     sets={
-        "synthetic.n_patients": "64",
-        "synthetic.val_fraction": "0",
-        "synthetic.test_fraction": "0.25",
-        "synthetic.evaluate": "images",
-        "synthetic.roi": "organ",
+        "{dataset}.evaluate": "images",
+        "{dataset}.roi": "organ",
         "weak.slices": "target",
         "train.epochs": "1",
         "train.min_steps": "600",
@@ -44,7 +41,34 @@ TUMOUR_CPU = Preset(
     },
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (TUMOUR_CPU,)}
+
+def for_datasets(sets: Mapping[str, str], datasets: Sequence[str]) -> dict[str, str]:
+    """``sets`` with each ``{dataset}`` key written out once per dataset of the run."""
+    out: dict[str, str] = {}
+    for key, value in sets.items():
+        if "{dataset}" in key:
+            out.update({key.format(dataset=name): value for name in datasets})
+        else:
+            out[key] = value
+    return out
+
+
+# The same protocol on the phantom at CPU size (docs/phantom.md, "The tumour benchmark"):
+# 64 phantom patients (48 for training, 16 for testing), the quick phantom's tumours
+# unchanged.
+TUMOUR_CPU = Preset(
+    name="tumour-cpu",
+    summary="Fan et al. 2022's tumour protocol on the phantom at CPU size (docs/phantom.md)",
+    target="tumor",
+    sets={
+        "synthetic.n_patients": "64",
+        "synthetic.val_fraction": "0",
+        "synthetic.test_fraction": "0.25",
+        **for_datasets(TUMOUR.sets, ["synthetic"]),
+    },
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (TUMOUR, TUMOUR_CPU)}
 
 
 def get_preset(name: str) -> Preset:
@@ -53,8 +77,10 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def with_preset(name: str | None, sets: Mapping[str, str]) -> dict[str, str]:
-    """The preset's values, then the user's ``--set`` values on top."""
+def with_preset(
+    name: str | None, sets: Mapping[str, str], datasets: Sequence[str] = ("synthetic",)
+) -> dict[str, str]:
+    """The preset's values for ``datasets``, then the user's ``--set`` values on top."""
     if not name:
         return dict(sets)
-    return {**get_preset(name).sets, **sets}
+    return {**for_datasets(get_preset(name).sets, datasets), **sets}
