@@ -114,3 +114,12 @@ def test_run_scores_per_image_on_the_liver_roi(tmp_path):
     assert record["metrics"]["dice"] == pytest.approx(np.mean([r["dice"] for r in rows]))
     (pred_file,) = (tmp_path / "synthetic" / record["id"] / "predictions").glob("*.nii.gz")
     assert nib.load(pred_file).shape[:2] == (48, 48)
+
+
+def test_a_papers_number_alone_does_not_claim_our_scoring():
+    from wsbench.leaderboard.rows import scored_text
+
+    ours = {"seeds": [0], "scored": "per target image (2D), organ ROI"}
+    assert scored_text(ours) == "per target image (2D), organ ROI"
+    assert scored_text({"seeds": [0, 1]}) == "per volume (3D)"
+    assert scored_text({"seeds": [], "reported": {"dice": 0.617}}) == "–"

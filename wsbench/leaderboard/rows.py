@@ -802,6 +802,13 @@ def columns(
     return cols
 
 
+def scored_text(row: dict[str, Any]) -> str:
+    """How a row was scored; a paper's number alone (no seeds of ours) says nothing of it."""
+    if row.get("scored"):
+        return str(row["scored"])
+    return "per volume (3D)" if row.get("seeds") else "–"
+
+
 def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> str:
     if key.startswith("sweep:"):
         return str(row["sweep"].get(key[6:], ""))
@@ -813,7 +820,7 @@ def cell_text(row: dict[str, Any], key: str, info: PluginInfo | None = None) -> 
     if key == "seeds":
         return str(len(value)) if value else "–"
     if key == "scored":
-        return str(value or "per volume (3D)")
+        return scored_text(row)
     if key == "misses":
         return misses_text(row)
     if key == "vs_best":

@@ -37,6 +37,7 @@ from wsbench.leaderboard.rows import (
     misses_text,
     plugin_info,
     reported_metric_keys,
+    scored_text,
     shown_metrics,
     sweep_params,
     vs_best_text,
@@ -332,7 +333,7 @@ def _board(table: Board, t: int, info: PluginInfo) -> str:
             _td(r["segmenter"], r["segmenter"]),
         ]
         if show_scored:
-            scored = r.get("scored") or "per volume (3D)"
+            scored = scored_text(r)
             cells.append(_td(scored, scored))
         for m in metrics:
             cells.append(_metric_td(r, m, metric_digits(m, info)))
