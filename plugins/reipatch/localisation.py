@@ -103,7 +103,8 @@ def box_priors(
     Per slice: the localisation network's Grad-CAM of its foreground score on the
     bottleneck, upsampled and scaled to [0, 1]; DenseCRF on it (``crf_iterations`` > 0);
     the pixels >= ``threshold`` are the ROI, and each ROI component's bounding box is
-    filled. A slice where the network predicts no foreground pixel gets an empty prior.
+    filled. A slice where the network predicts no foreground pixel gets an empty prior; where
+    its Grad-CAM is flat (all zero), its predicted mask is the ROI.
     """
     was_training = net.training
     net.eval()
@@ -115,7 +116,8 @@ def box_priors(
             with torch.inference_mode(False):
                 x = images[start : start + batch].clone().float()
                 with torch.no_grad():
-                    found = net(x).float().argmax(1).flatten(1).gt(0).any(1)
+                    masks = net(x).float().argmax(1).gt(0)
+                found = masks.flatten(1).any(1)
                 cams = gradient_cam(
                     score, net.deepest, x, torch.zeros(len(x), dtype=torch.long), "gradcam"
                 )
@@ -123,6 +125,8 @@ def box_priors(
             for i, cam in enumerate(cams):
                 if not bool(found[i]):
                     continue
+                if not cam.any():  # a flat Grad-CAM: the localiser's own mask is the ROI
+                    cam = masks[i].numpy().astype(np.float32)
                 if crf is not None:
                     cam = refine(_to_uint8(x[i, 0].numpy()), cam, crf)
                 out[start + i, 0] = torch.from_numpy(boxes_of(cam >= threshold, margin))

@@ -27,6 +27,10 @@ class PatchSet:
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
 
+    def subset(self, rows: torch.Tensor) -> PatchSet:
+        rows = rows.sort().values
+        return PatchSet(self.inputs[rows], self.target[rows], self.level[rows])
+
 
 def patch_grid(size: int, level: int) -> list[tuple[int, int]]:
     """(start, stop) of the non-overlapping patches along one side at ``level`` (1/2**level

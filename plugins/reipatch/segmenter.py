@@ -45,6 +45,7 @@ from wsbench.training.trainer import (
 
 from .localisation import DropoutUNet, LocalisationSegmenter, box_priors
 from .network import PATCH_INPUTS, TuningNet
+from .paper import CITATION, REPORTED
 from .patches import self_labelled_patches
 from .preprocess import preprocess_cases, with_median
 
@@ -121,11 +122,8 @@ def remove_small_components(prob: np.ndarray, min_voxels: int) -> np.ndarray:
 class ReipatchSegmenter(Segmenter):
     name = "reipatch"
     version = "0.1.0"
-    citation = (
-        "Ouassit Y, Ardchir S, El Ghoumari MY, Azzouazi M. A Weakly Reiterative Patches-Wise "
-        "Framework for CT Liver and Lesions Segmentation. International Journal of "
-        "Intelligent Engineering and Systems 2022."
-    )
+    citation = CITATION
+    reported = REPORTED
     in_default_grid = False
     params = (
         Param("plane", "axial", "slicing plane, or fused = soft vote of all three", choices=PLANES),
@@ -155,6 +153,13 @@ class ReipatchSegmenter(Segmenter):
             **at_least(0),
         ),
         Param("mu", 0.3, "area threshold A/C of a self-labelled patch (Eq. 7)", **in_range(0, 1)),
+        Param(
+            "max_patches",
+            0,
+            "at most this many self-labelled patches per round, drawn at random (seeded); "
+            "0 = all (003)",
+            **at_least(0),
+        ),
         Param(
             "self_label",
             True,
@@ -214,20 +219,21 @@ class ReipatchSegmenter(Segmenter):
         # CPU-sized: widths 8, 96 px, 2 rounds; step floors so tiny phantoms are not starved
         "quick": {
             "image_size": 96,
-            "epochs": 10,
-            "min_steps": 150,
-            "finetune_epochs": 3,
+            "epochs": 4,
+            "min_steps": 100,
+            "finetune_epochs": 1,
             "rounds": 2,
             "lr": 3e-3,
             "width": 8,
             "depth": 3,
             "first_rates": "1,2,4",
             "aspp_channels": 32,
-            "loc_epochs": 8,
-            "loc_min_steps": 100,
+            "loc_epochs": 4,
+            "loc_min_steps": 80,
             "loc_width": 8,
             "loc_depth": 3,
             "crf_iterations": 0,
+            "max_patches": 64,
             "min_component": 20,
         },
         # Table 2: Adam, lr 1e-4, dropout 0.2, 100 epochs, early stopping 50, batch 4,
@@ -404,6 +410,11 @@ class ReipatchSegmenter(Segmenter):
             if p["self_label"]:
                 pred = self._predict_slices(net, full["image"], ctx)
                 patches = self_labelled_patches(full["image"], pred, p["mu"], keep=labelled)
+                if p["max_patches"] and len(patches) > p["max_patches"]:
+                    gen = torch.Generator().manual_seed(seed + r)
+                    patches = patches.subset(
+                        torch.randperm(len(patches), generator=gen)[: p["max_patches"]]
+                    )
                 n_patches = len(patches)
                 if n_patches:
                     tensors = {

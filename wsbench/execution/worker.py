@@ -200,7 +200,7 @@ def _run_stages(
             lambda what, done, total: emit("progress", "train", what, done, total),
         )
         prov["train_log"] = {
-            k: v for k, v in log.items() if k in ("loss", "epochs", "steps", "seconds")
+            k: v for k, v in log.items() if k in ("loss", "epochs", "steps", "seconds", "rounds")
         }
         multilabel = bool(pseudo[0].multilabel) if pseudo else bool(labeler_cls.multilabel)
         _train_overlay(job, train, weak, pseudo)
