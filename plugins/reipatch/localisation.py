@@ -4,7 +4,7 @@ The localisation network is a U-Net-like encoder-decoder with dropout, trained o
 slices (``LocalisationSegmenter``, a core ``SliceSegmenter``). Its Grad-CAM, refined by
 DenseCRF, gives the region of interest; every connected region above ``threshold``
 becomes a filled bounding box: the box-prior filter the tuning network takes as its
-second input (after BB-UNet, 003's [21]).
+second input (after BB-UNet, the paper's [21]).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class DropoutUNet(UNet):
 
 
 class LocalisationSegmenter(SliceSegmenter):
-    """003's first network. Not registered: ``reipatch`` builds and trains it."""
+    """Ouassit et al. 2022's first network. Not registered: ``reipatch`` builds and trains it."""
 
     name = "reipatch-localiser"
     version = "0.1.0"

@@ -188,7 +188,7 @@ class TuningNet(nn.Module):
 
 
 def parameter_count(model: nn.Module) -> tuple[int, int]:
-    """(all, trainable) parameters: 003 §3.4 reports 38,059,141 and 38,056,069."""
+    """(all, trainable) parameters: Ouassit et al. 2022 §3.4 reports 38,059,141 and 38,056,069."""
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable

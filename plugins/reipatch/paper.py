@@ -3,8 +3,9 @@
 Ouassit Y, Ardchir S, El Ghoumari MY, Azzouazi M. A Weakly Reiterative Patches-Wise Framework
 for CT Liver and Lesions Segmentation. IJIES 2022.
 
-003's mIoU column is not reported: in 19 of its cells the "mIoU" exceeds the Dice of the same
-cell, which no single-class IoU can do (IoU = Dice / (2 - Dice) <= Dice). See README.md.
+Ouassit et al. 2022's mIoU column is not reported: in 19 cells of Tables 7-8 the "mIoU"
+exceeds the Dice of the same cell, which no single-class IoU can do (IoU = Dice / (2 - Dice)
+<= Dice). See README.md.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ _LESION = {
 }
 _NOTES = {
     "segnet": "SegNet (Badrinarayanan et al. 2015); reported only, not implemented",
-    "unet": "003's U-Net baseline [20]",
-    "deeplabv3": "003's DeepLabV3 baseline [22]",
+    "unet": "the paper's U-Net baseline [20]",
+    "deeplabv3": "the paper's DeepLabV3 baseline [22]",
     "reipatch": "'Ours'",
 }
 

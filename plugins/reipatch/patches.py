@@ -3,7 +3,7 @@
 Each training slice is cut into non-overlapping patches at every level (1/2, 1/4 and 1/8
 of its side: 256, 128 and 64 px of a 512 px slice). A patch is kept when the area ratio
 ``mu = A / C`` of its predicted foreground A to its area C is at least the threshold
-(0.3 in 003, Eq. 7); it joins the training set with the model's prediction as its label,
+(0.3 in the paper, Eq. 7); it joins the training set with the model's prediction as its label,
 zoomed to the slice size so the network sees it at full resolution.
 """
 
@@ -41,7 +41,7 @@ def patch_grid(size: int, level: int) -> list[tuple[int, int]]:
 
 
 def area_ratio(pred: torch.Tensor) -> torch.Tensor:
-    """003's ``mu = A / C`` of predicted labels (..., h, w): foreground share."""
+    """Eq. 7's ``mu = A / C`` of predicted labels (..., h, w): foreground share."""
     return (pred > 0).float().flatten(-2).mean(-1)
 
 

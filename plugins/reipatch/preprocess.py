@@ -1,7 +1,7 @@
 """Ouassit et al. 2022 §3.2: HU window, z-score, then a median filter on every slice.
 
 The window and the z-score are the dataset's ``Intensity`` (wsbench's CT datasets window
-at [-100, 200] HU, 003's window); the median filter's size is not stated in the paper, so
+at [-100, 200] HU, the paper's window); the median filter's size is not stated in the paper, so
 it is a parameter. ``MedianIntensity`` is an ``Intensity`` whose ``apply`` adds the filter,
 so every path that normalises a volume (training slices, validation, prediction) filters it.
 """
@@ -31,7 +31,7 @@ class MedianIntensity(Intensity):
 
 
 def with_median(intensity: Intensity, size: int) -> Intensity:
-    """``intensity`` with 003's median filter of ``size`` added (unchanged when size <= 1)."""
+    """``intensity`` with the paper's median filter of ``size`` added (unchanged when size <= 1)."""
     if size <= 1:
         return intensity
     return MedianIntensity(window=intensity.window, normalise=intensity.normalise, size=size)

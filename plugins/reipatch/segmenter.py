@@ -85,9 +85,9 @@ class _Batches:
 
 
 def fuse(probs: Sequence[np.ndarray], fusion: str) -> np.ndarray:
-    """Combine per-plane softmax volumes (C, Z, Y, X): ``soft`` = their mean (003 Eq. 8);
-    ``union`` / ``intersection`` = hard voting on the argmax masks (the alternatives 003
-    rejects), returned as one-hot probabilities."""
+    """Combine per-plane softmax volumes (C, Z, Y, X): ``soft`` = their mean (Eq. 8);
+    ``union`` / ``intersection`` = hard voting on the argmax masks (the alternatives the
+    paper rejects), returned as one-hot probabilities."""
     if fusion == "soft" or len(probs) == 1:
         return np.mean(probs, axis=0).astype(np.float32)
     labels = [p.argmax(0) for p in probs]
@@ -127,11 +127,11 @@ class ReipatchSegmenter(Segmenter):
     in_default_grid = False
     params = (
         Param("plane", "axial", "slicing plane, or fused = soft vote of all three", choices=PLANES),
-        Param("fusion", "soft", "how fused combines the planes (003: soft)", choices=FUSIONS),
+        Param("fusion", "soft", "how fused combines the planes (the paper: soft)", choices=FUSIONS),
         Param(
             "median_size",
             3,
-            "median filter size in pixels (003 §3.2 gives none); <= 1 = off",
+            "median filter size in pixels (Ouassit et al. 2022 §3.2 gives none); <= 1 = off",
             **at_least(0),
         ),
         Param(
@@ -157,7 +157,7 @@ class ReipatchSegmenter(Segmenter):
             "max_patches",
             0,
             "at most this many self-labelled patches per round, drawn at random (seeded); "
-            "0 = all (003)",
+            "0 = all (the paper)",
             **at_least(0),
         ),
         Param(
@@ -238,7 +238,7 @@ class ReipatchSegmenter(Segmenter):
         },
         # Table 2: Adam, lr 1e-4, dropout 0.2, 100 epochs, early stopping 50, batch 4,
         # 512 x 512; Table 5 runs N = 0..7. Widths: 64 doubling over 4 levels (40.1 M
-        # parameters against 003's 38.06 M; 003 gives no widths).
+        # parameters against the paper's 38.06 M; the paper gives no widths).
         "paper": {
             "image_size": 512,
             "epochs": 100,
@@ -364,7 +364,7 @@ class ReipatchSegmenter(Segmenter):
         if any(lab.multilabel for lab in labels):
             raise DataError(
                 f"segmenter {self.name!r} got multilabel pseudo labels but trains one softmax "
-                "head (003 is binary); use a segmenter with supports_multilabel = True"
+                "head (the paper is binary); use a segmenter with supports_multilabel = True"
             )
         cases = preprocess_cases(list(cases), self.p["median_size"])
         self.out_channels = len(ctx.classes or cases[0].classes) + 1

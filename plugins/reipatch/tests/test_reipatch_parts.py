@@ -63,7 +63,9 @@ def test_paper_profile_has_about_38_million_parameters():
     seg = ReipatchSegmenter("paper")
     total, trainable = parameter_count(seg.build_tuning(2))
     assert total == trainable
-    assert abs(total - 38_059_141) / 38_059_141 < 0.06, total  # 003 §3.4: 38,059,141
+    assert abs(total - 38_059_141) / 38_059_141 < 0.06, (
+        total
+    )  # Ouassit et al. 2022 §3.4: 38,059,141
 
 
 def test_multi_level_loss_is_eq_6():
@@ -118,7 +120,7 @@ def test_patches_keep_mu_at_least_the_threshold():
             for x0, x1 in patch_grid(8, level):
                 count += float(area_ratio(pred[0, y0:y1, x0:x1])) >= 0.3
     assert len(every) == count
-    assert patch_grid(512, 3)[0] == (0, 64)  # 003: 256, 128 and 64 px of a 512 px slice
+    assert patch_grid(512, 3)[0] == (0, 64)  # the paper: 256, 128 and 64 px of a 512 px slice
 
 
 def test_boxes_fill_each_roi_component():

@@ -36,7 +36,7 @@ class TestReipatchConformance(SegmenterConformance):
     overrides: ClassVar[dict[str, Any]] = TINY
 
     def test_predict_multilabel_shape(self, tmp_path):
-        """003 trains one softmax head: multilabel targets are refused in one line."""
+        """One softmax head (a binary paper): multilabel targets are refused in one line."""
         cases, truths = disc_cases(2, classes=2, size=24, seed=2)
         seg = self.make(epochs=1)
         with pytest.raises(DataError, match="multilabel pseudo labels"):
