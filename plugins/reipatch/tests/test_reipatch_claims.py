@@ -13,7 +13,9 @@ spread (``wsbench.testing.claims``). Every mutant removes the claim's key idea a
 - C6, test Dice at the round the validation Dice selects > round 0; mutant
   ``self_label=false``: the same rounds of fine-tuning without self-labelled patches.
 
-About 10 minutes of one CPU core (seven plane trainings per seed): ``long``.
+About 10 minutes of one CPU core (seven plane trainings per seed; 16 minutes of wall time
+on the shared 2-core machine): ``long``. Claims that do not reproduce are
+``xfail(strict=True)`` with the measured numbers (see the README's Result).
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def verdict(request):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce at this size: test Dice 0.866 (multi-level; seeds 0.863, "
+    "0.876, 0.860) vs 0.864 (one loss; 0.868, 0.861, 0.863), p = 0.21 over 9 test patients, "
+    "seed spread 0.008 (leaderboards/reipatch/claims.json)",
+)
 def test_c4_multi_level_loss_beats_one_loss(verdict):
     print(verdict["C4"])
     assert_claim(verdict["C4"], holds=True)
@@ -49,12 +57,24 @@ def test_c9_soft_vote_beats_the_mean_plane(verdict):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="the intersection mutant passes too: 0.851 vs the mean plane 0.836, p = 0.049; "
+    "fusing the planes helps, whichever vote (union fails: 0.800); soft voting (0.859) is "
+    "not shown to be the reason (leaderboards/reipatch/claims.json)",
+)
 def test_c9_mutant_intersection_fails(verdict):
     print(verdict["C9 mutant"])
     assert_claim(verdict["C9 mutant"], holds=False)
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce: self-labelled patches lower the test Dice (round 0: 0.866, "
+    "round 1: 0.805, round 2: 0.748, mean of seeds 0-2), so the validation Dice keeps round "
+    "0 in every seed (leaderboards/reipatch/claims.json, dice_vs_round.png)",
+)
 def test_c6_self_labelling_rounds_raise_dice(verdict):
     print(verdict["C6"])
     assert_claim(verdict["C6"], holds=True)
