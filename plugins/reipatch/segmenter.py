@@ -300,6 +300,7 @@ class ReipatchSegmenter(Segmenter):
             optimizer="adam",
             poly_power=p["poly_power"],
             loss="ce+dice",
+            sigmoid_prior=0.5,  # no class prior: Grad-CAM reads the raw logits
             amp=p["amp"],
             width=p["loc_width"],
             depth=p["loc_depth"],
