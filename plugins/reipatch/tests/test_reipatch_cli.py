@@ -12,13 +12,14 @@ from wsbench.data.phantom import write_lits_layout
 from wsbench.store import Store
 
 TINY = (
-    "reipatch.image_size=32",
+    "reipatch.image_size=24",
     "reipatch.width=4",
     "reipatch.loc_width=4",
     "reipatch.aspp_channels=8",
-    "reipatch.epochs=2",
-    "reipatch.loc_epochs=2",
+    "reipatch.epochs=1",
+    "reipatch.loc_epochs=1",
     "reipatch.rounds=1",
+    "reipatch.max_patches=8",
     "reipatch.finetune_epochs=1",
     "unet.epochs=1",
 )
@@ -27,7 +28,7 @@ TINY = (
 @pytest.mark.slow
 def test_fused_grid_runs_on_lits_files(tmp_path):
     root = tmp_path / "lits"
-    write_lits_layout(root, n_patients=4, size=32, n_slices=6)
+    write_lits_layout(root, n_patients=3, size=32, n_slices=4)
     out = tmp_path / "out"
     args = ["run", "--dataset", "lits", "--data-dir", str(root), "--target", "liver"]
     args += ["--labeler", "oracle,box-fill", "--segmenter", "reipatch,unet"]

@@ -61,7 +61,7 @@ def test_fused_trains_three_planes_and_soft_votes(tmp_path):
 def test_validation_dice_picks_the_best_round(tmp_path):
     """Rounds stop when the validation Dice stops improving; the best round is kept."""
     cases, truths = disc_cases(5, size=24, seed=7)
-    seg = ReipatchSegmenter("quick", **{**TINY, "rounds": 3, "patience": 1, "max_patches": 0})
+    seg = ReipatchSegmenter("quick", **{**TINY, "rounds": 3, "patience": 1, "max_patches": 24})
     ctx = SegmenterConformance().context(tmp_path, cases[0].classes)
     scores = []
 
