@@ -152,8 +152,9 @@ def _tables() -> list[Reported]:
                     metric=metric,
                     value=value,
                     source=_T6,
-                    note="3D-IRCADb-01; plane and split not stated (the LiTS row equals the "
-                    "axial validation numbers)",
+                    note="3D-IRCADb-01; plane and split not stated: its LiTS row equals the "
+                    "axial validation numbers, so axial is assumed",
+                    params={"reipatch.plane": "axial"},
                 )
             )
     return out
