@@ -312,3 +312,24 @@ def test_rows_say_when_they_are_scored_per_image_on_an_roi():
     assert cell_text(by["acol"], "scored", INFO) == "per target image (2D), organ ROI"
     assert cell_text(by["box-fill"], "scored", INFO) == "per volume (3D)"
     assert ("scored", "scored") not in columns([by["box-fill"]], INFO)
+
+
+def test_a_shared_baseline_brings_no_paper_onto_the_board():
+    from wsbench.leaderboard.rows import other_paper_numbers, papers_on_board
+
+    def rep(labeler, segmenter, source):
+        return Reported("lits", "liver", labeler, segmenter, "dice", 0.9, source)
+
+    reported = [
+        rep("acol", "deeplabv3", "Fan et al. 2022, Table 2"),
+        rep("oracle", "unet", "Fan et al. 2022, Table 1"),
+        rep("oracle", "reipatch", "Ouassit et al. 2022, Table 7"),
+        rep("oracle", "unet", "Ouassit et al. 2022, Table 7"),
+    ]
+    oracle_only = [{"labeler": "oracle", "segmenter": "unet", "seeds": [0], "target": "liver"}]
+    assert papers_on_board(oracle_only, reported) == set()
+    assert other_paper_numbers(oracle_only, reported) == []
+    with_acol = oracle_only + [{**oracle_only[0], "labeler": "acol"}]
+    assert papers_on_board(with_acol, reported) == {"Fan et al. 2022"}
+    with_ours = oracle_only + [{**oracle_only[0], "segmenter": "reipatch"}]
+    assert papers_on_board(with_ours, reported) == {"Ouassit et al. 2022"}

@@ -532,11 +532,13 @@ def _reported_only(rows: Sequence[dict[str, Any]], reported: Sequence[Reported])
     """Rows for reported numbers of methods wsbench does not run (e.g. SDI, WSSL)."""
     present = {(r["dataset"], r["target"], r["protocol"]) for r in rows}
     have = {(r["dataset"], r["target"], r["labeler"], r["segmenter"]) for r in rows}
+    papers = papers_on_board(rows, reported)
     out = []
     for dataset, target, protocol in sorted(present):
         for r in reported:
             if (
-                r.target != target
+                paper_of(r) not in papers
+                or r.target != target
                 or r.metric != MAIN_METRIC
                 or (dataset, target, r.labeler, r.segmenter) in have
             ):
@@ -904,18 +906,34 @@ def _count(v: float) -> str:
 def other_paper_numbers(
     rows: Sequence[dict[str, Any]], reported: Sequence[Reported]
 ) -> list[Reported]:
-    """Reported numbers of the papers behind this table's labelers that no row shows (e.g.
+    """Reported numbers of the papers behind this table's methods that no row shows (e.g.
     LiTS tumour numbers beside a phantom liver run): listed under the table for context."""
-    labelers = {r["labeler"] for r in rows if r.get("seeds")}
+    papers = papers_on_board(rows, reported)
     shown = {
         (r["target"], r["labeler"], r["segmenter"]) for r in rows if _finite(r.get("reported"))
     }
-    papers = {r.source.split(",")[0] for r in reported if r.labeler in labelers}
     return [
         r
         for r in reported
-        if r.source.split(",")[0] in papers and (r.target, r.labeler, r.segmenter) not in shown
+        if paper_of(r) in papers and (r.target, r.labeler, r.segmenter) not in shown
     ]
+
+
+def paper_of(r: Reported) -> str:
+    """The paper a reported number comes from: its source up to the first comma."""
+    return r.source.split(",")[0]
+
+
+def papers_on_board(rows: Sequence[dict[str, Any]], reported: Sequence[Reported]) -> set[str]:
+    """The papers whose own methods run on this board. A paper's own names are the labelers
+    and segmenters that only its reported numbers use (ACoL and CAM for Fan et al., not the
+    oracle or U-Net that several papers report), so a shared baseline brings no paper in."""
+    users: dict[str, set[str]] = defaultdict(set)
+    for r in reported:
+        users[r.labeler].add(paper_of(r))
+        users[r.segmenter].add(paper_of(r))
+    run = {r[k] for r in rows if r.get("seeds") for k in ("labeler", "segmenter")}
+    return {next(iter(users[name])) for name in run if len(users.get(name, ())) == 1}
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
