@@ -89,7 +89,7 @@ def draw_partners(
     return out
 
 
-def test_partners(
+def partners_for_test(
     descriptor: np.ndarray,
     clusters: Clusters,
     train_descriptors: np.ndarray,

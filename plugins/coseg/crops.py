@@ -32,7 +32,7 @@ class Lesion:
     box: tuple[int, int, int, int]  # y0, x0, y1, x1
     long_mm: float
     short_mm: float
-    cls: int = 1
+    cls: int = 1  # 0: not a lesion but a whole slice (training without RECIST)
 
 
 def recist_points(mark: Recist) -> np.ndarray:
