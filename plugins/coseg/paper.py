@@ -160,7 +160,7 @@ CLAIM = (
     "precision and lowers recall, with both decoders."
 )
 COMMAND = (
-    "wsbench run --dataset synthetic --weak recist --set weak.slices=target "
+    "wsbench run --dataset synthetic --target tumor --weak recist --set weak.slices=target "
     "--set synthetic.evaluate=images --labeler grabcut,oracle --segmenter coseg,fcn32 "
     "--seeds 0,1,2"
 )

@@ -2,16 +2,18 @@
 
 The harness (``wsbench_plugins.coseg.benchmark``) follows the paper's protocol: RECIST
 marks on every tumour slice, GrabCut pseudo masks, lesion crops, test crops from the
-test-time RECIST hint, scores per test image holding tumour (12 phantom patients: 9 for
-training, 3 for testing), seeds 0-2. A claim holds when the one-sided paired Wilcoxon
-test over test images within seeds rejects "no better", or the margin exceeds the
-seed-to-seed spread (``wsbench.testing.claims``).
+test-time RECIST hint, scores per test image holding tumour (the quick phantom's 8
+patients: 6 for training, 2 for testing; 60 training steps per model), seeds 0-2. A
+claim holds when the one-sided paired Wilcoxon test over test images within seeds
+rejects "no better", or the margin exceeds the seed-to-seed spread
+(``wsbench.testing.claims``).
 
 - C1: co-segmentation (CSA + D1) beats the FCN-32 baseline on Dice. Mutant: coseg
   without co-segmentation (each crop paired with itself, no attention), which must fail.
-- C5: the DenseCRF raises precision and lowers recall, with D1 and with D2. Mutant: the
-  CRF with no mean-field iteration (``crf_iterations=0``: the unaries only), which must
-  fail. One trained model gives both predictions (CRF off and on).
+- C5: the DenseCRF raises precision and lowers recall (the paper: with D1 and with D2;
+  measured here with D1 only, for CPU time). Mutant: the CRF with no mean-field
+  iteration (``crf_iterations=0``: the unaries only), which must fail.
+  One trained model gives both predictions (CRF off and on).
 
 The differences of 0.003 Dice or less (optimiser, multi-grid, attention variants) are
 not asserted: they are within the standard error at the paper's n = 1,000.
@@ -25,11 +27,13 @@ from wsbench_plugins.coseg.benchmark import metric, phantom_benchmark, score, tr
 
 from wsbench.testing.claims import Mutant, assert_claim, paired_claim
 
-# About 10 CPU-minutes on an idle core (12 trainings of 100 steps): `pytest -m long`.
+# About 7 CPU-minutes (9 trainings of 60 steps, 8 phantom patients): `pytest -m long`.
 pytestmark = pytest.mark.long
 
 SEEDS = (0, 1, 2)
-BUDGET = {"steps_per_epoch": 50, "epochs": 2}
+# D2 was not run before the deadline (CPU time): C5 is measured with D1 only
+DECODERS = ("d1",)
+BUDGET = {"steps_per_epoch": 30, "epochs": 2}
 C1_MUTANT = Mutant(
     "coseg without co-segmentation",
     "the partner image and the shared attention",
@@ -44,7 +48,7 @@ def table():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        bench = phantom_benchmark(0)
+        bench = phantom_benchmark(0, n_patients=8)
         out: dict[str, dict[int, dict]] = {}
         for seed in SEEDS:
             fcn = train(bench, "fcn32", seed, BUDGET)
@@ -52,7 +56,7 @@ def table():
             mutant = {k.split(".", 1)[1]: v for k, v in C1_MUTANT.overrides.items()}
             self_paired = train(bench, "coseg", seed, {**BUDGET, **mutant})
             out.setdefault("coseg-self", {})[seed] = score(bench, self_paired)
-            for decoder in ("d1", "d2"):
+            for decoder in DECODERS:
                 seg = train(bench, "coseg", seed, {**BUDGET, "decoder": decoder})
                 out.setdefault(decoder, {})[seed] = score(bench, seg)
                 out.setdefault(f"{decoder}+crf", {})[seed] = score(bench, seg, crf=True)
@@ -64,6 +68,12 @@ def table():
     return out
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce at 60 steps: Dice per test image, seeds 0-2, coseg (CSA + D1) "
+    "0.309 vs fcn32 0.562 (seed spread 0.281: coseg collapsed on some seeds with SGD lr "
+    "0.01); the mutant without co-segmentation scored 0.539 (plugins/coseg/README.md)",
+)
 def test_c1_coseg_beats_fcn32_on_dice(table):
     verdict = paired_claim(
         "coseg > fcn32 (Dice)", metric(table["d1"], "dice"), metric(table["fcn32"], "dice")
@@ -82,7 +92,13 @@ def test_c1_mutant_fails(table):
     assert_claim(verdict, holds=False)
 
 
-@pytest.mark.parametrize("decoder", ["d1", "d2"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="half reproduces: with D1, seeds 0-2, the CRF lowers recall (0.383 -> 0.107, p = "
+    "2e-11) but lowers precision too (0.330 -> 0.213): it erases most of the under-trained "
+    "network's foreground (plugins/coseg/README.md)",
+)
+@pytest.mark.parametrize("decoder", DECODERS)
 def test_c5_crf_raises_precision_and_lowers_recall(table, decoder):
     crf, plain = table[f"{decoder}+crf"], table[decoder]
     precision = paired_claim(
@@ -96,7 +112,7 @@ def test_c5_crf_raises_precision_and_lowers_recall(table, decoder):
     assert_claim(recall, holds=True)
 
 
-@pytest.mark.parametrize("decoder", ["d1", "d2"])
+@pytest.mark.parametrize("decoder", DECODERS)
 def test_c5_mutant_fails(table, decoder):
     crf0, plain = table[f"{decoder}+crf0"], table[decoder]
     verdict = paired_claim(
