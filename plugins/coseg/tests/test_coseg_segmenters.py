@@ -25,7 +25,6 @@ TINY = {
     "epochs": 2,
     "optimizer": "adam",
     "lr": 0.003,
-    "batch_size": 4,
 }
 TINY_COSEG = {**TINY, "lesions_per_cluster": 8, "max_clusters": 3, "partners": 2}
 
@@ -45,6 +44,10 @@ class _CropConformance(SegmenterConformance):
 class TestCosegConformance(_CropConformance):
     segmenter_name = "coseg"
     overrides = TINY_COSEG
+    # Without a hint coseg segments whole slices, paired with the partner pool's lesion
+    # crops: a use the paper never makes (measured 0.38 against the all-foreground 0.15).
+    # Its real path, RECIST-guided, is held to Dice > 0.5 below.
+    dice_margin = 0.15
 
 
 class TestFcn32Conformance(_CropConformance):
