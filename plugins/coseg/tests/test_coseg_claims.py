@@ -1,0 +1,132 @@
+"""Agarwal et al. 2020, claims C1 (Table 1) and C5 (Table 2), on the phantom at CPU size.
+
+The harness (``wsbench_plugins.coseg.benchmark``) follows the paper's protocol: RECIST
+marks on every tumour slice, GrabCut pseudo masks, lesion crops, test crops from the
+test-time RECIST hint, scores per test image holding tumour (the quick phantom's 8
+patients: 6 for training, 2 for testing; 60 training steps per model), seeds 0-2. A
+claim holds when the one-sided paired Wilcoxon test over test images within seeds
+rejects "no better", or the margin exceeds the seed-to-seed spread
+(``wsbench.testing.claims``).
+
+- C1: co-segmentation (CSA + D1) beats the FCN-32 baseline on Dice. Mutant: coseg
+  without co-segmentation (each crop paired with itself, no attention), which must fail.
+- C5: the DenseCRF raises precision and lowers recall (the paper: with D1 and with D2;
+  measured here with D1 only, for CPU time). Mutant: the CRF with no mean-field
+  iteration (``crf_iterations=0``: the unaries only), which must fail.
+  One trained model gives both predictions (CRF off and on).
+
+The differences of 0.003 Dice or less (optimiser, multi-grid, attention variants) are
+not asserted: they are within the standard error at the paper's n = 1,000.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from wsbench_plugins.coseg.benchmark import metric, phantom_benchmark, score, train
+
+from wsbench.testing.claims import Mutant, assert_claim, paired_claim
+
+# About 7 CPU-minutes (9 trainings of 60 steps, 8 phantom patients): `pytest -m long`.
+pytestmark = pytest.mark.long
+
+SEEDS = (0, 1, 2)
+# D2 was not run before the deadline (CPU time): C5 is measured with D1 only
+DECODERS = ("d1",)
+BUDGET = {"steps_per_epoch": 30, "epochs": 2}
+C1_MUTANT = Mutant(
+    "coseg without co-segmentation",
+    "the partner image and the shared attention",
+    {"coseg.pairing": "self", "coseg.attention": "none"},
+)
+C5_MUTANT = Mutant("CRF without inference", "the DenseCRF's mean-field", {"crf_iterations": "0"})
+
+
+@pytest.fixture(scope="module")
+def table():
+    """seed -> method -> unit -> metrics."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        bench = phantom_benchmark(0, n_patients=8)
+        out: dict[str, dict[int, dict]] = {}
+        for seed in SEEDS:
+            fcn = train(bench, "fcn32", seed, BUDGET)
+            out.setdefault("fcn32", {})[seed] = score(bench, fcn)
+            mutant = {k.split(".", 1)[1]: v for k, v in C1_MUTANT.overrides.items()}
+            self_paired = train(bench, "coseg", seed, {**BUDGET, **mutant})
+            out.setdefault("coseg-self", {})[seed] = score(bench, self_paired)
+            for decoder in DECODERS:
+                seg = train(bench, "coseg", seed, {**BUDGET, "decoder": decoder})
+                out.setdefault(decoder, {})[seed] = score(bench, seg)
+                out.setdefault(f"{decoder}+crf", {})[seed] = score(bench, seg, crf=True)
+                out.setdefault(f"{decoder}+crf0", {})[seed] = score(
+                    bench, seg, crf=True, crf_iterations=0
+                )
+    finally:
+        torch.set_num_threads(before)
+    return out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce at 60 steps: Dice per test image, seeds 0-2, coseg (CSA + D1) "
+    "0.309 vs fcn32 0.562 (seed spread 0.281: coseg collapsed on some seeds with SGD lr "
+    "0.01); the mutant without co-segmentation scored 0.539 (plugins/coseg/README.md)",
+)
+def test_c1_coseg_beats_fcn32_on_dice(table):
+    verdict = paired_claim(
+        "coseg > fcn32 (Dice)", metric(table["d1"], "dice"), metric(table["fcn32"], "dice")
+    )
+    print(verdict)
+    assert_claim(verdict, holds=True)
+
+
+def test_c1_mutant_fails(table):
+    verdict = paired_claim(
+        f"{C1_MUTANT.name} > fcn32 (Dice)",
+        metric(table["coseg-self"], "dice"),
+        metric(table["fcn32"], "dice"),
+    )
+    print(verdict)
+    assert_claim(verdict, holds=False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="half reproduces: with D1, seeds 0-2, the CRF lowers recall (0.383 -> 0.107, p = "
+    "2e-11) but lowers precision too (0.330 -> 0.213): it erases most of the under-trained "
+    "network's foreground (plugins/coseg/README.md)",
+)
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_c5_crf_raises_precision_and_lowers_recall(table, decoder):
+    crf, plain = table[f"{decoder}+crf"], table[decoder]
+    precision = paired_claim(
+        f"{decoder}: CRF raises precision", metric(crf, "precision"), metric(plain, "precision")
+    )
+    recall = paired_claim(
+        f"{decoder}: CRF lowers recall", metric(plain, "recall"), metric(crf, "recall")
+    )
+    print(precision, recall, sep="\n")
+    assert_claim(precision, holds=True)
+    assert_claim(recall, holds=True)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_c5_mutant_fails(table, decoder):
+    crf0, plain = table[f"{decoder}+crf0"], table[decoder]
+    verdict = paired_claim(
+        f"{decoder}: {C5_MUTANT.name} raises precision",
+        metric(crf0, "precision"),
+        metric(plain, "precision"),
+    )
+    print(verdict)
+    assert_claim(verdict, holds=False)
+
+
+def test_print_small_differences(table):
+    """Table 1-3 differences of 0.003 Dice or less: printed, not asserted."""
+    from wsbench_plugins.coseg.benchmark import means
+
+    for name, runs in sorted(table.items()):
+        print(name, {k: round(v, 3) for k, v in means(runs).items()})
