@@ -1,12 +1,12 @@
-"""Labelers ``gradcam`` and ``gradcampp`` (004 step 1 and its post-processing).
+"""Labelers ``gradcam`` and ``gradcampp`` (Viniavskyi et al. step 1 and its post-processing).
 
 A tag classifier (``classifier.py``) is trained on the weak slices' image-level tags. On
 each slice tagged with class k, the Grad-CAM or Grad-CAM++ map of class k is upsampled to
 the slice, min-max normalised, thresholded, and the mask is refined by the core DenseCRF
-(004: "we use thresholding and then refine the pseudo-maps by dense CRF"). Slices without
+(the paper: "we use thresholding and then refine the pseudo-maps by dense CRF"). Slices without
 any tag get an empty mask of full weight.
 
-Values 004 does not state come from the authors' public code (ucuapps/WSMIS, "WSMIS code"
+Values the paper does not state come from the authors' public code (ucuapps/WSMIS, "WSMIS code"
 below) or from IRNet's (Ahn, Cho and Kwak 2019, github jiwoon-ahn/irn, "IRNet code"); each
 parameter's doc says which.
 """
@@ -50,12 +50,21 @@ CLASSIFIER_PARAMS: tuple[Param, ...] = (
     Param(
         "backbone",
         "vgg16",
-        "classifier backbone, output stride 8 by dilation, random init (004: VGG16 best, "
+        "classifier backbone, output stride 8 by dilation, random init (the paper: VGG16 best, "
         "ResNet-50 tested; vgg16-slim is the quick profile's CPU stand-in)",
         choices=CLASSIFIER_BACKBONES,
     ),
-    Param("width", 512, "channels of the three extra conv layers (004: not stated)", **at_least(1)),
-    Param("dropblock", True, "DropBlock on the backbone and extra-layer outputs (004 §3)"),
+    Param(
+        "width",
+        512,
+        "channels of the three extra conv layers (the paper: not stated)",
+        **at_least(1),
+    ),
+    Param(
+        "dropblock",
+        True,
+        "DropBlock on the backbone and extra-layer outputs (Viniavskyi et al. §3)",
+    ),
     Param(
         "drop_prob",
         0.2,
@@ -66,7 +75,7 @@ CLASSIFIER_PARAMS: tuple[Param, ...] = (
     Param(
         "image_size",
         512,
-        "slices resized to this square size (004: 512); 0 = native",
+        "slices resized to this square size (the paper: 512); 0 = native",
         **at_least(0),
     ),
     Param("epochs", 50, "classifier epochs (WSMIS code: 50)", **at_least(1)),
@@ -76,7 +85,7 @@ CLASSIFIER_PARAMS: tuple[Param, ...] = (
     Param(
         "pos_fraction",
         0.5,
-        "share of tagged slices per classifier batch (004: a constant ratio, not given); "
+        "share of tagged slices per classifier batch (the paper: a constant ratio, not given); "
         "0 = plain shuffling",
         **in_range(0, 1, hi_open=True),
     ),
@@ -88,7 +97,7 @@ CLASSIFIER_PARAMS: tuple[Param, ...] = (
         **in_range(0, 1, hi_open=True),
     ),
     *(
-        replace(p, doc=f"{p.doc} (004: not stated; IRNet code's label CRF: {p.default})")
+        replace(p, doc=f"{p.doc} (the paper: not stated; IRNet code's label CRF: {p.default})")
         for p in crf_params(LABEL_CRF)
     ),
     Param("crf_workers", 1, "worker processes for DenseCRF", **at_least(1)),
@@ -276,7 +285,7 @@ class GradCamLabeler(TagCamLabeler):
 
 
 class GradCamPPLabeler(TagCamLabeler):
-    """Grad-CAM++ (Chattopadhay et al. 2018) maps of the tag classifier: 004's choice."""
+    """Grad-CAM++ (Chattopadhay et al. 2018) maps of the tag classifier: the paper's choice."""
 
     name = "gradcampp"
     version = "0.1.0"

@@ -1,8 +1,8 @@
-"""The tag classifier of step 1 (004 §3, "Step 1. CAM generation").
+"""The tag classifier of step 1 (Viniavskyi et al. §3, "Step 1. CAM generation").
 
 A VGG16 or ResNet-50 backbone with its last strides replaced by dilation (output stride 8),
 three extra 3x3 conv + ReLU layers on top, global average pooling and a linear layer with
-one logit per task class (image-level tags, binary cross-entropy). DropBlock (004, after
+one logit per task class (image-level tags, binary cross-entropy). DropBlock (the paper, after
 FickleNet) drops blocks of the backbone's output and of the extra layers' output during
 training. The extra layers' output is the map Grad-CAM and Grad-CAM++ explain.
 """
@@ -17,7 +17,7 @@ from wsbench.nn.backbones import build_backbone
 from .dropblock import DropBlock2d
 from .slim import SlimVGG
 
-# vgg16-slim (widths / 8) is the quick profile's CPU stand-in; 004 tests VGG16 and ResNet-50.
+# vgg16-slim (widths / 8) is the quick profile's CPU stand-in; the paper tests VGG16 and ResNet-50.
 CLASSIFIER_BACKBONES = ("vgg16", "resnet50", "vgg16-slim")
 
 
@@ -42,7 +42,9 @@ class TagClassifier(nn.Module):
             self.backbone = build_backbone(backbone, output_stride, in_channels=1)
             channels = self.backbone.channels["c4"]
         layers: list[nn.Module] = []
-        for i in range(3):  # 004: "three convolutional layers ... each followed by a ReLU"
+        for i in range(
+            3
+        ):  # Viniavskyi et al.: "three convolutional layers ... each followed by a ReLU"
             layers += [nn.Conv2d(channels if i == 0 else width, width, 3, padding=1), nn.ReLU()]
         self.extra = nn.Sequential(*layers)
         self.features = nn.Identity()  # a hook point: the map the CAM methods explain

@@ -1,4 +1,4 @@
-"""Labeler ``irn``: IRNet (Ahn, Cho and Kwak 2019) on top of the Grad-CAM++ labels (004 step 2).
+"""Labeler ``irn``: IRNet (Ahn, Cho and Kwak 2019) on the Grad-CAM++ labels (step 2).
 
 1. The ``gradcampp`` step: tag classifier, Grad-CAM++ maps on the tagged slices.
 2. IR labels per tagged slice: confident foreground where the DenseCRF-refined
@@ -129,7 +129,7 @@ IRN_PARAMS: tuple[Param, ...] = (
     Param(
         "irn_backbone",
         "resnet50",
-        "IRNet backbone, random init (004: ResNet-50; vgg16-slim: the quick profile's CPU "
+        "IRNet backbone, random init (the paper: ResNet-50; vgg16-slim: the quick profile's CPU "
         "stand-in)",
         choices=("resnet50", "resnet101", "vgg16-slim"),
     ),
@@ -205,7 +205,7 @@ IRN_QUICK: dict[str, Any] = {
 
 
 class IrnLabeler(GradCamPPLabeler):
-    """Grad-CAM++ labels -> IR labels -> IRNet -> random walk (004's steps 1-2)."""
+    """Grad-CAM++ labels -> IR labels -> IRNet -> random walk (the paper's steps 1-2)."""
 
     name = "irn"
     version = "0.1.0"
@@ -293,9 +293,14 @@ class IrnLabeler(GradCamPPLabeler):
             out[winner == index] = k
         return out
 
-    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
-        found = self.slice_maps(cases, ctx)
-        ir = self.ir_labels(cases, found.maps)
+    def fit_irn(
+        self,
+        cases: Sequence[WeakCase],
+        maps: dict[tuple[int, int, int], np.ndarray],
+        ctx: LabelContext,
+    ) -> IRNet:
+        """IR labels of the tagged slices' maps, then IRNet trained on them."""
+        ir = self.ir_labels(cases, maps)
         keys = sorted(ir)
         size = self._irn_size(cases)
         normed = {i: cases[i].intensity.apply(cases[i].image) for i, _ in keys}
@@ -311,14 +316,31 @@ class IrnLabeler(GradCamPPLabeler):
             ]
         )
         model, _ = self.train_irn(images, labels, ctx)
+        return model
+
+    def walk_masks(
+        self,
+        model: IRNet,
+        cases: Sequence[WeakCase],
+        maps: dict[tuple[int, int, int], np.ndarray],
+    ) -> dict[tuple[int, int, int], np.ndarray]:
+        """The random walk's mask of every (case, slice, class) in ``maps``."""
+        size = self._irn_size(cases)
         masks: dict[tuple[int, int, int], np.ndarray] = {}
-        for (i, z), image in zip(keys, images, strict=True):
+        normed = {i: cases[i].intensity.apply(cases[i].image) for i, _, _ in maps}
+        for i, z in sorted({(i, z) for i, z, _ in maps}):
+            image = network_input(normed[i][z], size)
             shape = tuple(cases[i].image.shape[1:])
-            class_maps = {k: m for (j, y, k), m in found.maps.items() if (j, y) == (i, z)}
+            class_maps = {k: m for (j, y, k), m in maps.items() if (j, y) == (i, z)}
             result = self.walk(self.boundary(model, image), class_maps, shape)
             for k in class_maps:
                 masks[(i, z, k)] = result == k
-        return assemble(cases, masks)
+        return masks
+
+    def label(self, cases: Sequence[WeakCase], ctx: LabelContext) -> list[PseudoLabel]:
+        found = self.slice_maps(cases, ctx)
+        model = self.fit_irn(cases, found.maps, ctx)
+        return assemble(cases, self.walk_masks(model, cases, found.maps))
 
     def _irn_size(self, cases: Sequence[WeakCase]) -> tuple[int, int]:
         size = self.p["irn_image_size"]

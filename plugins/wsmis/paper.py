@@ -1,4 +1,4 @@
-"""Viniavskyi et al. 2020 (paper 004): the citation, the numbers it reports, the claims.
+"""Viniavskyi et al. 2020: the citation, the numbers it reports, the claims.
 
 Viniavskyi O, Dobko M, Dobosevych O. Weakly-Supervised Segmentation for Disease
 Localization in Chest X-Ray Images. AIME 2020; arXiv:2007.00748.
@@ -18,7 +18,7 @@ CITATION = (
 
 _TEXT = "Viniavskyi et al. 2020, text"
 
-# The pipeline 004 reports: Grad-CAM++ on VGG16 with DropBlock -> IRNet -> U-Net with an
+# The pipeline the paper reports: Grad-CAM++ on VGG16 with DropBlock -> IRNet -> U-Net with an
 # SE-ResNeXt-50 encoder (SIIM-ACR) or DeepLabV3+ on ResNet-50 (PASCAL VOC).
 _SIIM_TEST = Reported(
     dataset="siim",
@@ -80,8 +80,8 @@ REPORTED: tuple[Reported, ...] = (
     # source "Viniavskyi et al. 2020, Table N" from the published paper. ---
 )
 
-# The segmenter settings of 004 for SIIM-ACR (§4, "Step 3"): the labelers hand them to the
-# segmenter in the paper profile (Labeler.train_profiles). Values 004 does not state are
+# The segmenter settings of the paper for SIIM-ACR (§4, "Step 3"): the labelers hand them to the
+# segmenter in the paper profile (Labeler.train_profiles). Values the paper does not state are
 # marked; the augmentation ranges are the WSMIS code's "strong" scope (scale 0.2, rotation
 # 30 degrees); blur and brightness ranges are not stated anywhere.
 SEGMENTER_PAPER: dict[str, Any] = {
@@ -92,7 +92,7 @@ SEGMENTER_PAPER: dict[str, Any] = {
     "image_size": 512,
     "batch_size": 48,
     "poly_power": 0.9,  # "gradually decreasing each epoch"; WSMIS code: poly, power 0.9
-    "epochs": 40,  # not stated in 004; WSMIS code: 40
+    "epochs": 40,  # not stated in Viniavskyi et al.; WSMIS code: 40
     "pos_weight": 10.0,  # "weights for positive class": value not stated
     "pos_fraction": 0.5,  # "a constant ratio": value not stated
     "hflip": True,
@@ -100,7 +100,7 @@ SEGMENTER_PAPER: dict[str, Any] = {
     "aug_rotate": 30.0,
     "aug_blur": 1.0,
     "aug_brightness": 0.2,
-    "encoder": "se_resnext50",  # U-Net only: 004's best SIIM-ACR segmenter
+    "encoder": "se_resnext50",  # U-Net only: the paper's best SIIM-ACR segmenter
 }
 
 CLAIMS = {
@@ -110,6 +110,6 @@ CLAIMS = {
 }
 CLAIM = " ".join(CLAIMS.values())
 COMMAND = (
-    "wsbench run --dataset synthetic --weak tags --labeler gradcam,gradcampp,irn,oracle "
-    "--segmenter unet --target tumor --seeds 0,1,2"
+    "wsbench run --dataset synthetic --weak tags --target tumor --labeler "
+    "gradcam,gradcampp,irn,oracle --segmenter unet --set synthetic.size=64 --seeds 0,1,2"
 )

@@ -1,4 +1,4 @@
-"""Hook implementations of the ``wsmis`` plugin (Viniavskyi et al. 2020, paper 004)."""
+"""Hook implementations of the ``wsmis`` plugin (Viniavskyi et al. 2020)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pseudo-label quality as 004 measures it: pooled mIoU over background and the classes,
+"""Pseudo-label quality as the paper measures it: pooled mIoU over background and the classes,
 and Dice, on all weak slices and on positive slices (those with foreground).
 
 Used by the claims tests and ``stepwise.py``: they hold the ground truth, never the

@@ -1,5 +1,5 @@
 """``vgg16-slim``: VGG16's layer layout with every width divided by 8, a CPU stand-in for the
-quick profile (004 uses VGG16 and ResNet-50; at 48-96 px a dilated VGG16 or ResNet costs
+quick profile (the paper uses VGG16 and ResNet-50; at 48-96 px a dilated VGG16 or ResNet costs
 seconds per batch on one core). Batch norm follows each convolution (VGG16-BN's layout),
 since it trains from scratch in a few hundred steps. Same output-stride rule as the core
 VGG16: stride 8 removes pools 4 and 5 and dilates the fifth block by 2.

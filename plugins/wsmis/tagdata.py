@@ -61,7 +61,7 @@ def input_size(cases: Sequence[WeakCase], image_size: int) -> tuple[int, int]:
 
 class TagBatches:
     """Batches ``{"image", "tags"}`` for ``Trainer``: class-balanced (``pos_fraction`` of
-    slices with any tag per batch, 004's sampling) or shuffled (``pos_fraction == 0``)."""
+    slices with any tag per batch, the paper's sampling) or shuffled (``pos_fraction == 0``)."""
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wsbench.nn.seresnext import SEResNeXtUNet
 from wsbench.params import Param, in_range
 from wsbench.segmenters.slices import TRAIN_PARAMS, SliceSegmenter
 
@@ -73,6 +74,14 @@ class UNetSegmenter(SliceSegmenter):
     params = TRAIN_PARAMS + (
         Param("width", 16, "channels of the first level (doubled per level)", **in_range(1, 512)),
         Param("depth", 3, "number of 2x poolings", **in_range(1, 6)),
+        Param(
+            "encoder",
+            "plain",
+            "plain: the small U-Net above (width, depth); se_resnext50: an SE-ResNeXt-50 "
+            "encoder with a five-level decoder (paper 004's best SIIM-ACR segmenter), random "
+            "init",
+            choices=("plain", "se_resnext50"),
+        ),
     )
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
         # at least 200 optimiser steps: a small dataset is not starved (benchmarks/quick_budget.py)
@@ -99,4 +108,6 @@ class UNetSegmenter(SliceSegmenter):
     }
 
     def build_model(self, in_channels: int, out_channels: int) -> nn.Module:
+        if self.p["encoder"] == "se_resnext50":
+            return SEResNeXtUNet(in_channels, out_channels)
         return UNet(in_channels, out_channels, self.p["width"], self.p["depth"])

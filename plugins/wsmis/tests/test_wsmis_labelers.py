@@ -95,3 +95,15 @@ def test_siim_grid_runs_on_siim_format_files(tmp_path):
     assert len(records) == 8
     assert all(r["status"] == "done" for r in records), [r["error"] for r in records]
     assert all(r["per_case"] for r in records)
+
+
+def test_stepwise_scores_each_stage_on_train_and_test():
+    from wsbench_plugins.wsmis.stepwise import stepwise
+
+    train = tiny_phantom(n_patients=2, size=32, n_slices=6, seed=0)
+    test = tiny_phantom(n_patients=1, size=32, n_slices=6, seed=1)
+    table = stepwise(train, test, "quick", 0, **FAST_IRN)
+    assert list(table) == ["train/cam", "train/irnet", "test/cam", "test/irnet"]
+    for stage in table.values():
+        assert set(stage) == {"miou", "pooled_dice", "miou@pos", "pooled_dice@pos"}
+        assert 0 <= stage["miou"] <= 1
