@@ -15,3 +15,6 @@ wsbench run "${common[@]}" --dataset synthetic --target liver --labeler oracle,b
     --segmenter reipatch,unet,deeplabv3 --set reipatch.plane=fused --set synthetic.n_patients=8 \
     --set synthetic.size=48 --set synthetic.n_slices=10 --set synthetic.val_fraction=0.2 \
     --set reipatch.image_size=48 --seeds 0 --out "$out/reipatch"
+wsbench run "${common[@]}" --dataset synthetic --weak tags --target tumor \
+    --labeler gradcam,gradcampp,irn,oracle --segmenter unet --set synthetic.size=64 \
+    --seeds 0,1,2 --out "$out/wsmis"
