@@ -7,7 +7,10 @@ random walk with beta = 0 (uniform affinities) and with the boundary map zeroed.
 C1 (Table 1): DropBlock raises the tag classifier's F1 (reported; asserted only where it
 holds over seeds). Benchmark: ``wsbench_plugins.wsmis.claims``. A claim holds when the
 one-sided paired Wilcoxon over slices within seeds rejects "no better", or the margin
-exceeds the seed spread (``wsbench.testing.claims``). About 6 minutes of one core: long.
+exceeds the seed spread (``wsbench.testing.claims``). About 12 minutes on the shared
+2-core machine (5 minutes of CPU): long. None of the three claims reproduces at this size
+(xfail, strict, with the measured numbers); while a claim fails, its mutants failing it is
+no evidence about the removed idea.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ def _verdict(scores, better, worse):
     return verdict
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce at CPU size (measured 2026-11-23, seeds 0-2): pseudo-label "
+    "mIoU per positive slice gradcampp 0.168 vs gradcam 0.168, p = 0.75 over 249 slices; "
+    "both maps cover most of the body, so neither localises the tumours (README, Analysis)",
+)
 def test_c3_gradcampp_beats_gradcam(scores):
     assert_claim(_verdict(scores, "gradcampp", "gradcam"), holds=True)
 
@@ -64,6 +73,12 @@ def test_c3_mutant_fails(scores):
     assert_claim(_verdict(scores, C3_MUTANT.name, "gradcam"), holds=False)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not reproduce at CPU size (seeds 0-2): mIoU per positive slice irn 0.153 vs "
+    "gradcampp 0.168, p = 0.997 over 249 slices; the walk's input maps are near-uniform, so "
+    "the boundary map changes nothing (the mutants score the same 0.153)",
+)
 def test_c4_irn_improves_cam_labels(scores):
     assert_claim(_verdict(scores, "irn", "gradcampp"), holds=True)
 
@@ -73,5 +88,10 @@ def test_c4_mutants_fail(scores, mutant):
     assert_claim(_verdict(scores, mutant.name, "gradcampp"), holds=False)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="does not hold at CPU size (seeds 0-2): test-slice F1 with DropBlock 0.949, "
+    "0.945, 0.000 (seed 2 predicts no positive) vs without 0.916 on average; p = 0.75",
+)
 def test_c1_dropblock_raises_f1(scores):
     assert_claim(_verdict(scores, "dropblock", "no dropblock"), holds=True)
