@@ -2,6 +2,8 @@
 kind, simulated in a seed stream of its own; the planner skips what no source feeds; the
 record and the leaderboard mark the row "guided"."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -27,9 +29,9 @@ def registry(monkeypatch, tmp_path):
 
 
 def spec(tmp_path, segmenters=("toy-box-guided",), **kw):
+    kw.setdefault("datasets", ("toy",))
+    kw.setdefault("labelers", ("toy-oracle",))
     return RunSpec(
-        datasets=("toy",),
-        labelers=("toy-oracle",),
         segmenters=segmenters,
         device="cpu",
         out=tmp_path / "out",
@@ -97,3 +99,20 @@ def _test_case(job, registry):
 
     cases, _, _ = load_split(job.data, "test", registry, None)
     return cases[0]
+
+
+def test_a_guided_segmenter_is_skipped_under_the_organ_crop(tmp_path, registry):
+    """Hints are on the full grid; the organ crop moves the segmenter's input."""
+    cropped = spec(
+        tmp_path,
+        datasets=("synthetic",),
+        labelers=("oracle",),
+        target="tumor",
+        sets={"synthetic.roi": "organ", "synthetic.n_patients": "4"},
+    )
+    the_plan = plan(
+        dataclasses.replace(cropped, segmenters=("toy-box-guided", "toy-threshold")), registry
+    )
+    assert {c.segmenter for c in the_plan.cells} == {"toy-threshold"}
+    ((what, why),) = the_plan.skipped
+    assert "toy-box-guided" in what and "synthetic.roi=none" in why

@@ -174,6 +174,15 @@ def plan(spec: RunSpec, registry: Registry) -> Plan:
                     )
                     continue
                 hint, why = choose_hint(seg_cls, ds_cls, proto, registry)
+                if seg_cls.test_hint is not None and dataset.p.get("roi", "none") != "none":
+                    hint, why = (
+                        None,
+                        (
+                            f"{seg_name} reads its {seg_cls.test_hint!r} hint on the full grid and "
+                            f"{ds_name}.roi={dataset.p['roi']} crops its input; set "
+                            f"{ds_name}.roi=none for it"
+                        ),
+                    )
                 if seg_cls.test_hint is not None and hint is None:
                     skipped.append((f"{ds_name}/{lab_name} x {seg_name}", why))
                     continue
