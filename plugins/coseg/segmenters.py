@@ -31,7 +31,7 @@ from wsbench.errors import DataError, ParameterError, PluginError
 from wsbench.nn.backbones import BACKBONES, _dilate_stage, build_backbone
 from wsbench.params import Param, at_least, in_range
 from wsbench.refine.densecrf import CrfParams, crf_params, refine
-from wsbench.segmenters.slices import TRAIN_PARAMS, budget_epochs
+from wsbench.segmenters.slices import TRAIN_PARAMS, budget_epochs, check_fit_inputs
 from wsbench.training.device import autocast, select_device
 from wsbench.training.losses import make_loss
 from wsbench.training.trainer import TrainConfig, Trainer, seed_everything
@@ -277,16 +277,7 @@ class CropSegmenter(Segmenter):
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
     ) -> dict[str, Any]:
-        if not labels or len(cases) != len(labels):
-            raise DataError(
-                f"{self.name}: got {len(cases)} cases and {len(labels)} pseudo labels; "
-                "fit needs one pseudo label per case"
-            )
-        if any(lab.multilabel for lab in labels):
-            raise DataError(
-                f"segmenter {self.name!r} got multilabel pseudo labels but trains softmax "
-                "outputs only; use a segmenter with supports_multilabel = True"
-            )
+        check_fit_inputs(self.name, cases, labels, supports_multilabel=False)
         p = self.p
         self.out_channels = len(ctx.classes or cases[0].classes) + 1
         crops = self.crops_of(cases, labels)

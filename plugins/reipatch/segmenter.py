@@ -30,7 +30,13 @@ from torch import nn
 from wsbench.api import Intensity, PseudoLabel, Segmenter, TrainContext, WeakCase
 from wsbench.errors import DataError, PluginError
 from wsbench.params import Param, at_least, in_range
-from wsbench.segmenters.slices import AXES, build_slice_dataset, slice_view, unslice_view
+from wsbench.segmenters.slices import (
+    AXES,
+    build_slice_dataset,
+    check_fit_inputs,
+    slice_view,
+    unslice_view,
+)
 from wsbench.segmenters.supervision import deep_supervision_loss
 from wsbench.training.batches import ShuffledBatches
 from wsbench.training.device import autocast, select_device
@@ -357,16 +363,7 @@ class ReipatchSegmenter(Segmenter):
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
     ) -> dict[str, Any]:
-        if not labels or len(cases) != len(labels):
-            raise DataError(
-                f"{self.name}: got {len(cases)} cases and {len(labels)} pseudo labels; "
-                "fit needs one pseudo label per case"
-            )
-        if any(lab.multilabel for lab in labels):
-            raise DataError(
-                f"segmenter {self.name!r} got multilabel pseudo labels but trains one softmax "
-                "head (the paper is binary); use a segmenter with supports_multilabel = True"
-            )
+        check_fit_inputs(self.name, cases, labels, supports_multilabel=False)
         cases = preprocess_cases(list(cases), self.p["median_size"])
         self.out_channels = len(ctx.classes or cases[0].classes) + 1
         log: dict[str, Any] = {"loss": [], "rounds": {}, "planes": {}}

@@ -593,20 +593,7 @@ class SliceSegmenter(Segmenter):
     def fit(
         self, cases: Sequence[WeakCase], labels: Sequence[PseudoLabel], ctx: TrainContext
     ) -> dict[str, Any]:
-        if not labels or len(cases) != len(labels):
-            raise DataError(
-                f"{self.name}: got {len(cases)} cases and {len(labels)} pseudo labels; "
-                "fit needs one pseudo label per case"
-            )
-        kinds = {bool(lab.multilabel) for lab in labels}
-        if len(kinds) > 1:
-            raise DataError(f"{self.name}: pseudo labels mix multiclass and multilabel targets")
-        multilabel = kinds.pop()
-        if multilabel and not self.supports_multilabel:
-            raise DataError(  # house: bad input to fit, not a plugin combination
-                f"segmenter {self.name!r} got multilabel pseudo labels but trains softmax "
-                "outputs only; use a segmenter with supports_multilabel = True"
-            )
+        multilabel = check_fit_inputs(self.name, cases, labels, self.supports_multilabel)
         num_classes = len(ctx.classes or cases[0].classes)
         self.loss = positive_weighted_loss(
             self.loss_name(multilabel), multilabel, self.p["pos_weight"]
@@ -757,6 +744,32 @@ class SliceSegmenter(Segmenter):
         self.logit_offset = torch.tensor(extra.get("logit_offset", 0.0), dtype=torch.float32)
         spacing = extra.get("train_spacing")
         self.train_spacing = tuple(float(v) for v in spacing) if spacing else None
+
+
+def check_fit_inputs(
+    name: str,
+    cases: Sequence[WeakCase],
+    labels: Sequence[PseudoLabel],
+    supports_multilabel: bool,
+) -> bool:
+    """Bad input to a segmenter's ``fit`` as one clear error: one pseudo label per case, one
+    kind of target, multilabel only where the segmenter has sigmoid heads. Returns whether
+    the targets are multilabel."""
+    if not labels or len(cases) != len(labels):
+        raise DataError(
+            f"{name}: got {len(cases)} cases and {len(labels)} pseudo labels; "
+            "fit needs one pseudo label per case"
+        )
+    kinds = {bool(lab.multilabel) for lab in labels}
+    if len(kinds) > 1:
+        raise DataError(f"{name}: pseudo labels mix multiclass and multilabel targets")
+    multilabel = kinds.pop()
+    if multilabel and not supports_multilabel:
+        raise DataError(  # house: bad input to fit, not a plugin combination
+            f"segmenter {name!r} got multilabel pseudo labels but trains softmax "
+            "outputs only; use a segmenter with supports_multilabel = True"
+        )
+    return multilabel
 
 
 def prior_offsets(prior: float, num_classes: int, multilabel: bool) -> torch.Tensor:
