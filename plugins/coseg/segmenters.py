@@ -28,7 +28,7 @@ from torch import nn
 
 from wsbench.api import Intensity, PseudoLabel, RecistLabel, Segmenter, TrainContext, WeakCase
 from wsbench.errors import DataError, ParameterError, PluginError
-from wsbench.nn.backbones import BACKBONES, _dilate_stage, build_backbone
+from wsbench.nn.backbones import BACKBONES, build_backbone, dilate_stage
 from wsbench.params import Param, at_least, in_range
 from wsbench.refine.densecrf import CrfParams, crf_params, refine
 from wsbench.segmenters.slices import TRAIN_PARAMS, budget_epochs, check_fit_inputs
@@ -238,7 +238,7 @@ class CropSegmenter(Segmenter):
         rates = parse_rates(p["multi_grid"], f"{self.name}.multi_grid")
         if rates is not None:
             layer = net.net.layer4
-            _dilate_stage(layer, [rates[i % len(rates)] for i in range(len(layer))])
+            dilate_stage(layer, [rates[i % len(rates)] for i in range(len(layer))])
         if p["backbone_weights"]:
             net.load_weights(p["backbone_weights"], f"{self.name}.backbone_weights")
         return net

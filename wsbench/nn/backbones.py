@@ -68,10 +68,10 @@ class ResNetBackbone(Backbone):
         if name == "resnet18":
             for layer, dilation in ((net.layer3, base[0]), (net.layer4, base[1])):
                 if dilation > 1:
-                    _dilate_stage(layer, [dilation] * len(layer))
+                    dilate_stage(layer, [dilation] * len(layer))
         if tuple(multi_grid) != (1,):
             layer4 = net.layer4
-            _dilate_stage(
+            dilate_stage(
                 layer4, [base[1] * multi_grid[i % len(multi_grid)] for i in range(len(layer4))]
             )
         width = 64 if name == "resnet18" else 256
@@ -93,8 +93,9 @@ class ResNetBackbone(Backbone):
         return out
 
 
-def _dilate_stage(layer: nn.Sequential, dilations: Sequence[int]) -> None:
-    """Stride 1 everywhere in ``layer``; block i's 3x3 convolutions get ``dilations[i]``."""
+def dilate_stage(layer: nn.Sequential, dilations: Sequence[int]) -> None:
+    """Stride 1 everywhere in ``layer``; block i's 3x3 convolutions get ``dilations[i]``
+    (public: a plugin sets multi-grid rates, e.g. 2/4/8, with it)."""
     for block, dilation in zip(layer, dilations):
         for module in block.modules():
             if isinstance(module, nn.Conv2d):
