@@ -31,10 +31,15 @@ from wsbench.errors import DataError, ParameterError, PluginError
 from wsbench.nn.backbones import BACKBONES, build_backbone, dilate_stage
 from wsbench.params import Param, at_least, in_range
 from wsbench.refine.densecrf import CrfParams, crf_params, refine
-from wsbench.segmenters.slices import TRAIN_PARAMS, budget_epochs, check_fit_inputs
+from wsbench.segmenters.slices import (
+    TRAIN_PARAMS,
+    budget_epochs,
+    check_fit_inputs,
+    train_config,
+)
 from wsbench.training.device import autocast, select_device
 from wsbench.training.losses import make_loss
-from wsbench.training.trainer import TrainConfig, Trainer, seed_everything
+from wsbench.training.trainer import Trainer, seed_everything
 
 from . import paper
 from .attention import ATTENTIONS, CHANNEL_ATTENTIONS, SPATIAL_ATTENTIONS, PairAttention
@@ -290,17 +295,7 @@ class CropSegmenter(Segmenter):
         epochs = p["epochs"]
         if not ("epochs" in self._given and "min_steps" not in self._given):
             epochs = budget_epochs(epochs, p["min_steps"], per_epoch)
-        cfg = TrainConfig(
-            epochs=epochs,
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            optimizer=p["optimizer"],
-            momentum=p["momentum"],
-            weight_decay=p["weight_decay"],
-            poly_power=p["poly_power"],
-            amp=p["amp"],
-            seed=ctx.seed,
-        )
+        cfg = dataclasses.replace(train_config(p, ctx.seed), epochs=epochs)
         loader = LesionBatches(crops, per_epoch, p["batch_size"], generator, self.pair_with)
         hflip = p["hflip"]
         flip_rng = torch.Generator().manual_seed(ctx.seed + 1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -513,18 +513,7 @@ class SliceSegmenter(Segmenter):
     # -- training
 
     def train_config(self, seed: int) -> TrainConfig:
-        p = self.p
-        return TrainConfig(
-            epochs=p["epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            optimizer=p["optimizer"],
-            momentum=p["momentum"],
-            weight_decay=p["weight_decay"],
-            poly_power=p["poly_power"],
-            amp=p["amp"],
-            seed=seed,
-        )
+        return train_config(self.p, seed)
 
     def min_steps(self) -> int:
         """The step budget that lifts epochs: the profile's ``min_steps`` unless the user set
@@ -744,6 +733,21 @@ class SliceSegmenter(Segmenter):
         self.logit_offset = torch.tensor(extra.get("logit_offset", 0.0), dtype=torch.float32)
         spacing = extra.get("train_spacing")
         self.train_spacing = tuple(float(v) for v in spacing) if spacing else None
+
+
+def train_config(p: Mapping[str, Any], seed: int) -> TrainConfig:
+    """The trainer's settings from a segmenter's ``TRAIN_PARAMS`` values."""
+    return TrainConfig(
+        epochs=p["epochs"],
+        batch_size=p["batch_size"],
+        lr=p["lr"],
+        optimizer=p["optimizer"],
+        momentum=p["momentum"],
+        weight_decay=p["weight_decay"],
+        poly_power=p["poly_power"],
+        amp=p["amp"],
+        seed=seed,
+    )
 
 
 def check_fit_inputs(
