@@ -10,7 +10,7 @@ wsbench run "${common[@]}" --preset tumour-cpu --labeler box-fill,cam,acol,oracl
     --segmenter unet --dataset synthetic --seeds 0,1,2 --out "$out/acol-tumor"
 wsbench run "${common[@]}" --dataset synthetic --labeler partial,smile,smiler \
     --segmenter deeplabv3 --weak partial --sweep weak.alpha=0,0.3,0.5,0.7,0.9 --seeds 0,1,2 \
-    --out "$out/smile-alpha"
+    --set train.epochs=4 --out "$out/smile-alpha"
 wsbench run "${common[@]}" --dataset synthetic --target liver --labeler oracle,box-fill \
     --segmenter reipatch,unet,deeplabv3 --set reipatch.plane=fused --set synthetic.n_patients=8 \
     --set synthetic.size=48 --set synthetic.n_slices=10 --set synthetic.val_fraction=0.2 \

@@ -25,5 +25,5 @@ CLAIM = (
 )
 COMMAND = (
     "wsbench run --dataset synthetic --labeler partial,smile,smiler --segmenter deeplabv3 "
-    "--weak partial --sweep weak.alpha=0,0.3,0.5,0.7,0.9 --seeds 0,1,2"
+    "--weak partial --sweep weak.alpha=0,0.3,0.5,0.7,0.9 --seeds 0,1,2 --set train.epochs=4"
 )
