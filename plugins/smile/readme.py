@@ -54,6 +54,7 @@ def results_table(leaderboard: Mapping[str, Any], source: str) -> str:
         organs = [_pm(r, f"dice/{organ}") for organ in ORGANS]
         cells = [r["sweep"][SWEEP], r["labeler"], r["segmenter"], str(len(r["seeds"]))]
         lines.append("| " + " | ".join([*cells, *organs, _pm(r, "dice")]) + " |")
+    pm = pm.removeprefix("± = ")  # the leaderboard's own note already starts so
     lines += ["", SPREAD_NOTE.format(pm=pm), END]
     return "\n".join(lines)
 
