@@ -8,6 +8,10 @@ common=(--device cpu --profile quick)
 wsbench run "${common[@]}" --out "$out/default"
 wsbench run "${common[@]}" --preset tumour-cpu --labeler box-fill,cam,acol,oracle \
     --segmenter unet --dataset synthetic --seeds 0,1,2 --out "$out/acol-tumor"
+# the README's front-page example: Fan et al. 2022's protocol on the phantom in the LiTS layout
+wsbench data synth "$out/phantom-lits" --set synthetic.n_patients=64
+wsbench run "${common[@]}" --preset tumour --labeler box-fill,acol,oracle --segmenter unet \
+    --dataset lits --data-dir "$out/phantom-lits" --out "$out/lits-tumour"
 wsbench run "${common[@]}" --dataset synthetic --labeler partial,smile,smiler \
     --segmenter deeplabv3 --weak partial --sweep weak.alpha=0,0.3,0.5,0.7,0.9 --seeds 0,1,2 \
     --set train.epochs=4 --out "$out/smile-alpha"
