@@ -69,6 +69,16 @@ def test_latest_gives_the_newest_finished_row_per_configuration(tmp_path):
         assert [r["id"] for r in store.records(latest=True)] == ["cell1", "cell3"]
 
 
+def test_latest_breaks_a_same_second_tie_by_write_order(tmp_path):
+    same = "2026-01-01T00:00:00+00:00"
+    with Store(tmp_path / "results.sqlite") as store:
+        for cell in ("cell9", "cell1"):  # written second, sorts first
+            store.put({**_record(0), "id": cell, "config_id": "c", "finished_at": same})
+        assert [r["id"] for r in store.records(latest=True)] == ["cell1"]
+        store.put({**_record(0), "id": "cell9", "config_id": "c", "finished_at": same})
+        assert [r["id"] for r in store.records(latest=True)] == ["cell9"]
+
+
 def test_a_store_without_config_id_is_migrated(tmp_path):
     path = tmp_path / "results.sqlite"
     db = sqlite3.connect(str(path))

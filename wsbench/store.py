@@ -164,15 +164,16 @@ class Store:
             raise KeyError(f"no column {unknown[0]!r} in the results store")
         clauses = " AND ".join(f"{k} = ?" for k in where)
         sql = f"SELECT {self._select()} FROM cells" + (f" WHERE {clauses}" if where else "")
-        found = self._query(sql + " ORDER BY id", tuple(where.values())).fetchall()
+        order = " ORDER BY rowid" if latest else " ORDER BY id"
+        found = self._query(sql + order, tuple(where.values())).fetchall()
         rows = [_decode(r, self.path) for r in found]
         if not latest:
             return rows
         best: dict[str, dict[str, Any]] = {}
-        for r in rows:
+        for r in rows:  # in write order: on a tie (same second) the later write wins
             key = r["config_id"] or r["id"]
             held = best.get(key)
-            if held is None or _newer(r, held):
+            if held is None or not _newer(held, r):
                 best[key] = r
         return sorted(best.values(), key=lambda r: r["id"])
 
@@ -194,7 +195,7 @@ class Store:
 
 
 def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Finished beats failed; then the later ``finished_at``."""
+    """Finished beats failed; then the later ``finished_at`` (whole seconds)."""
     return (a["status"] == "done", a["finished_at"] or "") > (
         b["status"] == "done",
         b["finished_at"] or "",
