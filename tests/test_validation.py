@@ -69,3 +69,34 @@ def test_no_validation_split_means_no_validate(tmp_path, registry):
     (record,) = run_grid(s, registry)
     assert record["status"] == "done", record["error"]
     assert ValidatedThreshold.scores == []
+
+
+def test_a_segmenters_budget_is_recorded_and_added_to_the_labelers(tmp_path, registry):
+    from wsbench import hookimpl
+    from wsbench.params import Param
+    from wsbench.plugins import load_registry
+    from wsbench.testing import toy_core, toy_plugins
+
+    class TunedThreshold(toy_plugins.ToyThreshold):  # as coseg's CRF defaults declare
+        name = "toy-tuned-threshold"
+        params = (*toy_plugins.ToyThreshold.params, Param("val_masks", 2, "masks of its tuning"))
+
+    class Extra:
+        @staticmethod
+        @hookimpl
+        def wsbench_register_segmenters():
+            return [TunedThreshold]
+
+    both = load_registry(extra=[toy_plugins, toy_core, Extra])
+    (alone,) = run_grid(spec(tmp_path, "toy-oracle", "toy-tuned-threshold"), both)
+    assert alone["status"] == "done", alone["error"]
+    assert alone["provenance"]["val_masks"] == 2
+    assert alone["provenance"]["val_masks_by"] == {"segmenter": 2}
+    assert "tuned on 2 val masks" in labeler_tags(build_rows([alone])[0])
+
+    s = spec(tmp_path, "toy-val-budget", "toy-tuned-threshold", weak="box")
+    (summed,) = run_grid(s, both)
+    assert summed["status"] == "done", summed["error"]
+    assert summed["provenance"]["val_masks_by"] == {"labeler": 1, "segmenter": 2}
+    assert summed["provenance"]["val_masks"] == 3
+    assert "tuned on 3 val masks" in labeler_tags(build_rows([summed])[0])

@@ -271,7 +271,13 @@ def base_record(job: CellJob, env: WorkerEnv) -> CellRecord:
         if ref is not None
     }
     identity = job.identity
-    budget = int((job.labeler.config.get("params") or {}).get("val_masks") or 0)
+    # full validation masks spent on tuning, as the labeler and the segmenter declare them
+    budgets = {
+        ref.kind: int((ref.config.get("params") or {}).get("val_masks") or 0)
+        for ref in (job.labeler, job.segmenter)
+        if ref is not None
+    }
+    budget = sum(budgets.values())
     return CellRecord(
         id=job.id,
         config_id=job.config_id,
@@ -303,8 +309,12 @@ def base_record(job: CellJob, env: WorkerEnv) -> CellRecord:
                 "split_hash": job.data.split_hash,
                 "split_sizes": job.data.sizes,
             },
-            # full validation masks the labeler tunes on (its declared budget, #11)
-            **({"val_masks": budget} if budget > 0 else {}),
+            # the declared budgets (#11), added: an upper bound where both used the same masks
+            **(
+                {"val_masks": budget, "val_masks_by": {k: n for k, n in budgets.items() if n}}
+                if budget > 0
+                else {}
+            ),
         },
     )
 
