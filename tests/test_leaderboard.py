@@ -333,3 +333,23 @@ def test_a_shared_baseline_brings_no_paper_onto_the_board():
     assert papers_on_board(with_acol, reported) == {"Fan et al. 2022"}
     with_ours = oracle_only + [{**oracle_only[0], "segmenter": "reipatch"}]
     assert papers_on_board(with_ours, reported) == {"Ouassit et al. 2022"}
+
+
+def test_the_board_shows_our_value_of_each_measure_its_papers_report():
+    """Agarwal et al. report recall and precision (on DeepLesion): a phantom board running
+    their method shows ours of both, even with no paper number beside a row; a board
+    without their methods does not."""
+
+    def rep(metric):
+        return Reported("deeplesion", "lesion", "grabcut", "coseg", metric, 0.9, "Agarwal, T1")
+
+    reported = [rep("recall"), rep("precision"), rep("dice")]
+    extra = {0: {"recall": 0.8, "precision": 0.7}, 1: {"recall": 0.6, "precision": 0.5}}
+    ours = _rec("grabcut", 0, [0.5, 0.6], segmenter="coseg", extra=extra)
+    keys = [k for _, k in columns(build_rows([ours], reported, info=INFO), INFO)]
+    assert keys.index("metric:dice") < keys.index("metric:recall") < keys.index("metric:precision")
+    (row,) = build_rows([ours], reported, info=INFO)
+    assert row["recall_mean"] == pytest.approx(0.7)
+    other = _rec("box-fill", 0, [0.5, 0.6], extra=extra)
+    keys = [k for _, k in columns(build_rows([other], reported, info=INFO), INFO)]
+    assert "metric:recall" not in keys

@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from wsbench.api import Case
 from wsbench.errors import DataError
 from wsbench.metrics import compute_classes
-from wsbench.per_image import evaluate_images, target_slices
+from wsbench.per_image import evaluate_images, evaluate_lesions, lesion_boxes, target_slices
 from wsbench.roi import crop_case, organ_windows, paste
 from wsbench.testing.fixtures import dice, tiny_phantom
 
@@ -75,6 +76,54 @@ def test_per_image_dice_matches_brute_force(cases):
         assert np.isfinite(r["hd95"])  # scored in 2D with the in-plane spacing
 
 
+def _two_lesion_case() -> Case:
+    """One 40 x 40 slice at 0.5 mm with two lesions of class 1, 4 px apart."""
+    label = np.zeros((1, 40, 40), np.uint8)
+    label[0, 10:16, 10:16] = 1  # 6 x 6
+    label[0, 10:14, 20:24] = 1  # 4 x 4, 4 px to its right
+    return Case(
+        id="v",
+        patient="p",
+        image=np.zeros(label.shape, np.float32),
+        label=label,
+        spacing=(1.0, 0.5, 0.5),
+        affine=np.eye(4),
+        classes=("tumor",),
+    )
+
+
+def test_each_lesion_is_scored_in_its_own_box_without_its_neighbour():
+    case = _two_lesion_case()
+    pred = np.zeros_like(case.label)
+    pred[0, 10:16, 10:16] = 1  # the first lesion exactly
+    pred[0, 6:8, 6:8] = 1  # a false blob inside the first lesion's box (margin 4)
+    rows = evaluate_lesions(
+        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, ["dice", "hd95"])
+    )
+    assert [r["case"] for r in rows] == ["v:0:0", "v:0:1"]
+    # brute force: lesion 0 in rows 6..20 (margin 4), false blob of 4 px counts against it
+    assert rows[0]["dice"] == pytest.approx(2 * 36 / (36 + 40))
+    assert rows[1]["dice"] == 0.0  # missed: the first lesion's pixels in its box are ignored
+    assert rows[1]["hd95"] > 0 and np.isfinite(rows[1]["hd95"])  # the declared worst case
+    (_, box0), (_, box1) = lesion_boxes(case.label[0])
+    assert box0 == (slice(6, 20), slice(6, 20))
+    assert box1 == (slice(6, 18), slice(16, 28))
+
+
+def test_lesion_scores_match_image_scores_for_one_lesion_per_image(cases):
+    """On slices with one lesion whose box holds every predicted pixel, both modes agree."""
+    case = cases[2]
+    pred = case.label.copy()
+    per_image = evaluate_images(
+        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, ["dice"])
+    )
+    per_lesion = evaluate_lesions(
+        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, ["dice"])
+    )
+    assert len(per_lesion) >= len(per_image) > 0
+    assert all(r["dice"] == 1.0 for r in per_image + per_lesion)
+
+
 def test_run_scores_per_image_on_the_liver_roi(tmp_path):
     """The paper protocol through the runner: tumour slices only, liver-ROI crop, one row per
     test image; the written prediction has the full grid again."""
@@ -123,3 +172,14 @@ def test_a_papers_number_alone_does_not_claim_our_scoring():
     assert scored_text(ours) == "per target image (2D), organ ROI"
     assert scored_text({"seeds": [0, 1]}) == "per volume (3D)"
     assert scored_text({"seeds": [], "reported": {"dice": 0.617}}) == "–"
+
+
+@pytest.mark.parametrize(
+    ("mode", "shown"),
+    [("volume", ""), ("images", "per target image (2D)"), ("lesions", "per lesion (2D)")],
+)
+def test_the_leaderboard_says_how_a_row_was_scored(mode, shown):
+    from wsbench.leaderboard.rows import _scored
+
+    record = {"provenance": {"evaluation": mode, "dataset": {"params": {"roi": "none"}}}}
+    assert _scored(record) == shown

@@ -247,9 +247,10 @@ DATASET_PARAMS: tuple[Param, ...] = (
     Param(
         "evaluate",
         "volume",
-        "test metrics per 3D volume, or per 2D test image holding the target "
-        "(images: Fan et al. 2022's protocol)",
-        choices=("volume", "images"),
+        "test metrics per 3D volume, per 2D test image holding the target "
+        "(images: Fan et al. 2022's protocol), or per lesion on those images (lesions: "
+        "each 2D connected component in its own box, as 001 scores DeepLesion)",
+        choices=("volume", "images", "lesions"),
     ),
     Param(
         "roi",

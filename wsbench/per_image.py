@@ -6,6 +6,12 @@ the same on any dataset: every test slice with a task label is one unit, scored 
 (in-plane spacing, so distances stay in mm), and the leaderboard averages over images
 instead of volumes. Slices without target are not scored: false positives on them do not
 count, as in the paper. The per-volume 3D evaluation (``volume``) stays the default.
+
+``lesions`` mode scores each lesion on its own, as 001 (Agarwal et al.) scores DeepLesion:
+every connected component of the label on a target slice is one unit, scored in its
+bounding box enlarged on each side by half its extent (at least ``LESION_MARGIN_PX``).
+Pixels of other lesions in that box are left out of the score, so a lesion beside a
+neighbour is judged on its own mask.
 """
 
 from __future__ import annotations
@@ -17,10 +23,17 @@ import numpy as np
 
 from wsbench.api import Case
 
-EVAL_MODES = ("volume", "images")
+EVAL_MODES = ("volume", "images", "lesions")
 
 # what the leaderboard shows for each mode
-EVAL_LABELS = {"volume": "per volume (3D)", "images": "per target image (2D)"}
+EVAL_LABELS = {
+    "volume": "per volume (3D)",
+    "images": "per target image (2D)",
+    "lesions": "per lesion (2D)",
+}
+
+# the least margin around a lesion's box, in pixels (a 2-pixel lesion still gets context)
+LESION_MARGIN_PX = 4
 
 
 def target_slices(case: Case) -> np.ndarray:
@@ -49,4 +62,54 @@ def evaluate_images(
                 **score(pred[..., z, :, :], case.label[z], tuple(case.spacing[1:])),
             }
         )
+    return rows
+
+
+def lesion_boxes(label_2d: np.ndarray) -> list[tuple[np.ndarray, tuple[slice, slice]]]:
+    """The lesions of one slice: (component mask, its scoring box) per 8-connected
+    component of ``label_2d > 0``, the box enlarged by half the lesion's extent on each
+    side (at least ``LESION_MARGIN_PX``) and clipped to the slice."""
+    from scipy import ndimage
+
+    components, _ = ndimage.label(label_2d > 0, structure=np.ones((3, 3), bool))
+    out = []
+    for k, found in enumerate(ndimage.find_objects(components), start=1):
+        if found is None:
+            continue
+        box = []
+        for axis, cut in enumerate(found):
+            margin = max(LESION_MARGIN_PX, (cut.stop - cut.start) // 2)
+            box.append(
+                slice(max(0, cut.start - margin), min(label_2d.shape[axis], cut.stop + margin))
+            )
+        out.append((components == k, (box[0], box[1])))
+    return out
+
+
+def evaluate_lesions(
+    pred: np.ndarray,
+    case: Case,
+    score: Callable[[np.ndarray, np.ndarray, tuple[float, ...]], dict[str, float]],
+) -> list[dict[str, Any]]:
+    """One row per lesion (2D connected component of the label on a target slice):
+    ``score(pred_box, gt_box, spacing_2d)`` on the lesion's box, other lesions' pixels set
+    to background in both, plus ``case`` (``"<volume id>:<slice>:<lesion>"``), ``patient``
+    and ``volume``. ``pred`` is a label map ``(Z, Y, X)`` or a stack ``(K, Z, Y, X)``."""
+    assert case.label is not None
+    rows = []
+    for z in target_slices(case):
+        gt_slice = np.asarray(case.label[z])
+        lesions = lesion_boxes(gt_slice)
+        for k, (mine, (ys, xs)) in enumerate(lesions):
+            others = (gt_slice > 0) & ~mine
+            gt = np.where(mine, gt_slice, 0)[ys, xs]
+            pred_box = np.where(others[ys, xs], 0, pred[..., z, ys, xs])
+            rows.append(
+                {
+                    "case": f"{case.id}:{int(z)}:{k}",
+                    "patient": case.patient,
+                    "volume": case.id,
+                    **score(pred_box, gt, tuple(case.spacing[1:])),
+                }
+            )
     return rows

@@ -23,5 +23,5 @@ wsbench run "${common[@]}" --dataset synthetic --weak tags --target tumor \
     --labeler gradcam,gradcampp,irn,oracle --segmenter unet --set synthetic.size=64 \
     --seeds 0,1,2 --out "$out/wsmis"
 wsbench run "${common[@]}" --dataset synthetic --target tumor --weak recist \
-    --set weak.slices=target --set synthetic.evaluate=images --labeler grabcut,oracle \
+    --set weak.slices=target --set synthetic.evaluate=lesions --labeler grabcut,oracle \
     --segmenter coseg,fcn32 --seeds 0,1,2 --out "$out/coseg"

@@ -3,10 +3,10 @@
 RECIST marks on every tumour slice of the training patients (``recist`` protocol,
 ``slices=target``), GrabCut pseudo masks, a segmenter trained on the lesion crops, and
 test-time RECIST hints simulated on the test patients in the hint seed stream, as
-``wsbench run`` does. Scores are per test image holding tumour (one unit per slice:
-the phantom's slices often hold one lesion, so this is close to the paper's per-lesion
-scoring). One model serves several predictions (the DenseCRF on and off), which a
-``wsbench run`` grid would train twice.
+``wsbench run`` does. Scores are per lesion, as the paper scores: each 2D component of
+the test label in its own box (``wsbench.per_image.evaluate_lesions``, what
+``evaluate=lesions`` gives a grid). One model serves several predictions (the DenseCRF on
+and off), which a ``wsbench run`` grid would train twice.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 
 from wsbench.api import Case, LabelContext, PseudoLabel, RecistLabel, TrainContext, WeakCase
 from wsbench.data.splits import split_dataset
-from wsbench.metrics import per_slice
+from wsbench.metrics import compute_all
+from wsbench.per_image import evaluate_lesions
 from wsbench.plugins import load_registry
 from wsbench.weak.simulate import TEST_HINT_STREAM, simulate_weak, weak_case
 
@@ -72,7 +73,7 @@ def train(bench: Benchmark, segmenter: str, seed: int, overrides: Mapping[str, A
 
 
 def score(bench: Benchmark, seg, **predict_params: Any) -> dict[str, dict[str, float]]:
-    """``{unit: {metric: value}}`` over the test images holding tumour; ``predict_params``
+    """``{unit: {metric: value}}`` over the test lesions; ``predict_params``
     are set on the segmenter for this prediction only (e.g. ``crf=True``)."""
     before = {k: seg.p[k] for k in predict_params}
     seg.p.update(predict_params)
@@ -82,13 +83,18 @@ def score(bench: Benchmark, seg, **predict_params: Any) -> dict[str, dict[str, f
             ctx = TrainContext("cpu", 0, bench.classes, Path(tmp))
             for case, hint in bench.test:
                 prob = seg.predict(case.image, bench.train[0].intensity, ctx, case.spacing, hint)
-                pred, gt = prob.argmax(0) > 0, np.asarray(case.label) > 0
-                slices = np.flatnonzero(gt.any(axis=(1, 2)))
-                for row in per_slice(pred, gt, case.spacing[1:], METRICS, slices):
-                    out[f"{case.id}:{row['z']}"] = {m: float(row[m]) for m in METRICS}
+                pred = (prob.argmax(0) > 0).astype(np.uint8)
+                for row in evaluate_lesions(pred, case, _lesion_metrics):
+                    out[row["case"]] = {m: float(row[m]) for m in METRICS}
     finally:
         seg.p.update(before)
     return out
+
+
+def _lesion_metrics(
+    pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...]
+) -> dict[str, float]:
+    return compute_all(pred > 0, gt > 0, spacing, METRICS)
 
 
 def metric(table: Mapping[int, Mapping[str, Mapping[str, float]]], name: str) -> Scores:

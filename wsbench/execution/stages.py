@@ -36,7 +36,7 @@ from wsbench.data.check import check_finite
 from wsbench.data.mapped import release
 from wsbench.execution.jobs import CellJob, DataRef
 from wsbench.grid import NATIVE
-from wsbench.per_image import evaluate_images
+from wsbench.per_image import evaluate_images, evaluate_lesions
 from wsbench.plugins import Registry
 from wsbench.roi import Window, crop_array, crop_training, organ_windows, paste
 from wsbench.weak.simulate import TEST_HINT_STREAM, native_weak, simulate_weak, weak_case
@@ -378,7 +378,8 @@ def _dataset_params(job: CellJob) -> Mapping[str, Any]:
 
 
 def evaluation(job: CellJob) -> str:
-    """``volume`` (3D, the default) or ``images`` (each 2D test image with target)."""
+    """``volume`` (3D, the default), ``images`` (each 2D test image with target) or
+    ``lesions`` (each lesion on those images)."""
     return str(_dataset_params(job).get("evaluate", "volume"))
 
 
@@ -408,14 +409,16 @@ def roi_training(
     return [c for c, _ in pairs], [p for _, p in pairs]
 
 
-def image_scores(pred: np.ndarray, case: Case, registry: Registry) -> list[dict[str, Any]]:
-    """``per_case`` entries, one per 2D test image with target (``evaluate=images``)."""
+def image_scores(
+    pred: np.ndarray, case: Case, registry: Registry, mode: str = "images"
+) -> list[dict[str, Any]]:
+    """``per_case`` entries, one per 2D test image with target (``evaluate=images``) or
+    one per lesion on those images (``evaluate=lesions``)."""
     from wsbench.metrics import compute_classes
 
     metrics = [cls() for cls in registry.classes("metric").values()]
-    return evaluate_images(
-        pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, metrics)
-    )
+    units = evaluate_lesions if mode == "lesions" else evaluate_images
+    return units(pred, case, lambda p, g, s: compute_classes(p, g, s, case.classes, metrics))
 
 
 @functools.lru_cache(maxsize=64)

@@ -217,8 +217,8 @@ def _run_stages(
     if job.hint_source is not None:  # a guided segmenter: marked on the leaderboard
         prov["guided"] = {"kind": job.hint_kind, "source": job.hint_source}
     windows = stages.roi_windows(job, test)
-    per_image = stages.evaluation(job) == "images"
-    prov["evaluation"] = stages.evaluation(job)
+    mode = prov["evaluation"] = stages.evaluation(job)
+    per_image = mode in ("images", "lesions")
     for i, case in enumerate(test):
         hint = stages.hint_for(job, case, registry)
         window = windows.get(case.id)
@@ -227,7 +227,7 @@ def _run_stages(
         if i < 2:
             write_overlay(job.cell_dir, case, intensity, pred)
         if case.label is not None and per_image:
-            per_case += stages.image_scores(pred, case, registry)
+            per_case += stages.image_scores(pred, case, registry, mode)
         elif case.label is not None:
             per_case.append(stages.case_scores(pred, case, registry))
         emit("progress", "predict", "predict", i + 1, len(test))

@@ -184,6 +184,9 @@ def build_rows(
         _attach_reported(row, _reported_for(row, reported))
         _attach_other_reported(row, reported)
     rows.extend(_reported_only(rows, reported))
+    measures = paper_measures(rows, reported)
+    for row in rows:
+        row["_paper_metrics"] = measures
     _mark_rows(rows, info)
     direction = -1 if info.metric(MAIN_METRIC).higher_is_better else 1
     rows.sort(
@@ -326,12 +329,16 @@ def _pooled_ci(cases_by_seed: list[list[dict[str, Any]]], metric: str) -> tuple[
 
 def _scored(rec: dict[str, Any]) -> str:
     """How a row's test cases were scored, when not the default: Fan et al. 2022's per-image
-    protocol (``evaluate=images``) and the organ-ROI crop (``roi=organ``)."""
+    protocol (``evaluate=images``), per lesion (``evaluate=lesions``) and the organ-ROI
+    crop (``roi=organ``)."""
+    from wsbench.per_image import EVAL_LABELS
+
     prov = rec.get("provenance") or {}
     params = (prov.get("dataset") or {}).get("params") or {}
     parts = []
-    if prov.get("evaluation", params.get("evaluate")) == "images":
-        parts.append("per target image (2D)")
+    mode = prov.get("evaluation", params.get("evaluate"))
+    if mode in ("images", "lesions"):
+        parts.append(EVAL_LABELS[mode])
     if params.get("roi", "none") != "none":
         parts.append(f"{params['roi']} ROI")
     return ", ".join(parts)
@@ -756,9 +763,12 @@ def metric_title(name: str, info: PluginInfo | None = None) -> str:
 
 
 def shown_metrics(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """The headline and pooled metrics the rows have, then ``@pos`` ones where the dataset
-    says which cases are positive (SIIM)."""
-    present = [m for m in (*HEADLINE_METRICS, *POOLED_COLUMNS) if _has(rows, m)]
+    """The headline metrics the rows have, then the other measures the board's papers
+    report (``_paper_metrics``: recall, precision, ... for Agarwal et al.), then the pooled
+    ones, then ``@pos`` ones where the dataset says which cases are positive (SIIM)."""
+    papers = [m for r in rows[:1] for m in r.get("_paper_metrics") or ()]
+    order = dict.fromkeys((*HEADLINE_METRICS, *papers, *POOLED_COLUMNS))
+    present = [m for m in order if _has(rows, m)]
     return present + [
         f"{m}{POS}" for m in (MAIN_METRIC, *POOLED_COLUMNS) if _has(rows, f"{m}{POS}")
     ]
@@ -917,6 +927,13 @@ def other_paper_numbers(
         for r in reported
         if paper_of(r) in papers and (r.target, r.labeler, r.segmenter) not in shown
     ]
+
+
+def paper_measures(rows: Sequence[dict[str, Any]], reported: Sequence[Reported]) -> list[str]:
+    """The metrics, in their papers' order, that the papers of this board's methods report
+    on any dataset (not ``@pos`` subsets): the board shows its own value of each."""
+    papers = papers_on_board(rows, reported)
+    return list(dict.fromkeys(r.metric for r in reported if paper_of(r) in papers))
 
 
 def paper_of(r: Reported) -> str:

@@ -2,10 +2,10 @@
 
 The harness (``wsbench_plugins.coseg.benchmark``) follows the paper's protocol: RECIST
 marks on every tumour slice, GrabCut pseudo masks, lesion crops, test crops from the
-test-time RECIST hint, scores per test image holding tumour (the quick phantom's 8
+test-time RECIST hint, scores per test lesion as the paper scores (the quick phantom's 8
 patients: 6 for training, 2 for testing; the quick profile's 200 training steps per
-model), seeds 0-2. A
-claim holds when the one-sided paired Wilcoxon test over test images within seeds
+model), seeds 0-2. A claim holds when the one-sided paired Wilcoxon test over test
+lesions within seeds
 rejects "no better", or the margin exceeds the seed-to-seed spread
 (``wsbench.testing.claims``).
 
