@@ -161,6 +161,6 @@ CLAIM = (
 )
 COMMAND = (
     "wsbench run --dataset synthetic --target tumor --weak recist --set weak.slices=target "
-    "--set synthetic.evaluate=images --labeler grabcut,oracle --segmenter coseg,fcn32 "
+    "--set synthetic.evaluate=lesions --labeler grabcut,oracle --segmenter coseg,fcn32 "
     "--seeds 0,1,2"
 )
