@@ -41,6 +41,7 @@ def _masks(data: Path, out: Path) -> Path:
 
 
 def test_grabcut_oracle_coseg_fcn32_run_on_deeplesion_files(tmp_path):
+    """The issue's command, scored per lesion."""
     data = _writer()(tmp_path / "DeepLesion")
     masks = _masks(data, tmp_path / "masks")
     before = folder_digest(data)
@@ -49,6 +50,7 @@ def test_grabcut_oracle_coseg_fcn32_run_on_deeplesion_files(tmp_path):
     args = ["run", "--dataset", "deeplesion", "--data-dir", str(data), "--weak", "native"]
     args += ["--labeler", "grabcut,oracle", "--segmenter", "coseg,fcn32", "--device", "cpu"]
     args += ["--out", str(tmp_path / "out"), "--set", f"deeplesion.mask_dir={masks}"]
+    args += ["--set", "deeplesion.evaluate=lesions"]  # each lesion on its own, as 001 scores
     for kv in sets:
         args += ["--set", kv]
     result = CliRunner().invoke(main, args)
@@ -59,5 +61,7 @@ def test_grabcut_oracle_coseg_fcn32_run_on_deeplesion_files(tmp_path):
     for path in summaries:
         summary = json.loads(path.read_text())
         assert summary["metric_per_case"], path  # the test key slice was scored
+        assert summary["provenance"]["evaluation"] == "lesions", path
+        assert all(r["case"].count(":") == 2 for r in summary["metric_per_case"]), path
         assert summary["provenance"]["guided"], path  # predicted from the RECIST hint
     assert folder_digest(data) == before
