@@ -66,9 +66,9 @@ def evaluate_images(
 
 
 def lesion_boxes(label_2d: np.ndarray) -> list[tuple[np.ndarray, tuple[slice, slice]]]:
-    """The lesions of one slice: (component mask, its scoring box) per 8-connected
-    component of ``label_2d > 0``, the box enlarged by half the lesion's extent on each
-    side (at least ``LESION_MARGIN_PX``) and clipped to the slice."""
+    """The lesions of one slice: (the lesion's mask within its box, the box) per
+    8-connected component of ``label_2d > 0``, the box enlarged by half the lesion's
+    extent on each side (at least ``LESION_MARGIN_PX``) and clipped to the slice."""
     from scipy import ndimage
 
     components, _ = ndimage.label(label_2d > 0, structure=np.ones((3, 3), bool))
@@ -82,7 +82,8 @@ def lesion_boxes(label_2d: np.ndarray) -> list[tuple[np.ndarray, tuple[slice, sl
             box.append(
                 slice(max(0, cut.start - margin), min(label_2d.shape[axis], cut.stop + margin))
             )
-        out.append((components == k, (box[0], box[1])))
+        ys, xs = box
+        out.append((components[ys, xs] == k, (ys, xs)))
     return out
 
 
@@ -99,17 +100,16 @@ def evaluate_lesions(
     rows = []
     for z in target_slices(case):
         gt_slice = np.asarray(case.label[z])
-        lesions = lesion_boxes(gt_slice)
-        for k, (mine, (ys, xs)) in enumerate(lesions):
-            others = (gt_slice > 0) & ~mine
-            gt = np.where(mine, gt_slice, 0)[ys, xs]
-            pred_box = np.where(others[ys, xs], 0, pred[..., z, ys, xs])
+        for k, (mine, (ys, xs)) in enumerate(lesion_boxes(gt_slice)):
+            gt_box = gt_slice[ys, xs]
+            others = (gt_box > 0) & ~mine
+            pred_box = np.where(others, 0, pred[..., z, ys, xs])
             rows.append(
                 {
                     "case": f"{case.id}:{int(z)}:{k}",
                     "patient": case.patient,
                     "volume": case.id,
-                    **score(pred_box, gt, tuple(case.spacing[1:])),
+                    **score(pred_box, np.where(mine, gt_box, 0), tuple(case.spacing[1:])),
                 }
             )
     return rows
